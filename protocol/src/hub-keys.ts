@@ -1,0 +1,80 @@
+/**
+ * Names of every Redis key, stream and channel the services share. All live under
+ * one prefix so tests can run side by side on one Redis (a unique prefix per test)
+ * and a deployment can host several townships.
+ *
+ * Streams are the durable hand-offs between services:
+ * - fireEvents / otherEvents: written by the broker before PUBACK (fire lane apart,
+ *   so an alarm is never queued behind faults); read by alerts in a consumer group.
+ * - actions: station replies (accept, decline, ...) from the dashboard and terminals.
+ * Pub/sub channels are for live views only (losing one is harmless: state is in keys).
+ */
+export interface HubKeys {
+  readonly prefix: string;
+  // registry
+  readonly buildings: string;
+  readonly devices: string;
+  readonly stations: string;
+  readonly townships: string;
+  readonly accounts: string;
+  readonly registryVersion: string;
+  readonly registryChanged: string;
+  // event hand-off
+  readonly fireEvents: string;
+  readonly otherEvents: string;
+  readonly actions: string;
+  /** SET NX key marking a device message id as recorded (idempotent retries). */
+  seenEvent(deviceId: string, messageId: string): string;
+  // incidents
+  incident(id: string): string;
+  incidentAudit(id: string): string;
+  readonly incidentsByTime: string;
+  readonly incidentsOpen: string;
+  buildingOpenIncident(buildingId: string, lane: string): string;
+  /** SET NX key making one page per (incident, step, station) at most. */
+  pageSent(incidentId: string, step: number, stationId: string): string;
+  readonly incidentSeq: string;
+  // live views
+  readonly live: string;
+  // BullMQ
+  readonly bullPrefix: string;
+}
+
+export function hubKeys(prefix = 'hub'): HubKeys {
+  const p = prefix;
+  return {
+    prefix: p,
+    buildings: `${p}:reg:buildings`,
+    devices: `${p}:reg:devices`,
+    stations: `${p}:reg:stations`,
+    townships: `${p}:reg:townships`,
+    accounts: `${p}:reg:accounts`,
+    registryVersion: `${p}:reg:version`,
+    registryChanged: `${p}:reg:changed`,
+    fireEvents: `${p}:stream:fire`,
+    otherEvents: `${p}:stream:other`,
+    actions: `${p}:stream:actions`,
+    seenEvent: (deviceId, messageId) => `${p}:seen:${deviceId}:${messageId}`,
+    incident: (id) => `${p}:incident:${id}`,
+    incidentAudit: (id) => `${p}:incident:${id}:audit`,
+    incidentsByTime: `${p}:incidents:by-time`,
+    incidentsOpen: `${p}:incidents:open`,
+    buildingOpenIncident: (buildingId, lane) => `${p}:building:${buildingId}:open:${lane}`,
+    pageSent: (incidentId, step, stationId) => `${p}:page-sent:${incidentId}:${step}:${stationId}`,
+    incidentSeq: `${p}:incidents:seq`,
+    live: `${p}:live`,
+    bullPrefix: `${p}:bull`,
+  };
+}
+
+/**
+ * Fields of an entry in the fire/other event streams, written by the broker.
+ * d: device id, p: the raw JSON payload as published, r: hub receive time (ms).
+ */
+export const EVENT_STREAM_FIELDS = { deviceId: 'd', payload: 'p', receivedAt: 'r' } as const;
+
+/**
+ * Fields of an entry in the actions stream: j is the StationReply JSON, s the station id
+ * the reply was authenticated for (never taken from the payload), r receive time.
+ */
+export const ACTION_STREAM_FIELDS = { stationId: 's', reply: 'j', receivedAt: 'r' } as const;
