@@ -86,7 +86,11 @@ export const stationSchema = z.object({
   ...latLonShape,
   township: id,
   /** Responsibility area as a closed ring of [lon, lat] (GeoJSON order); optional. */
-  area: z.array(z.tuple([z.number(), z.number()])).min(4).max(10_000).optional(),
+  area: z
+    .array(z.tuple([z.number(), z.number()]))
+    .min(4)
+    .max(10_000)
+    .optional(),
   officers: z.array(dutyOfficerSchema).max(50),
   /** Station-level switch: false when the station is closed or stood down. */
   onDuty: z.boolean(),

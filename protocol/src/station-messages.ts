@@ -134,6 +134,4 @@ export const incidentSchema = z.object({
 export type Incident = z.infer<typeof incidentSchema>;
 
 /** What the dashboard's live stream carries. */
-export type LiveMessage =
-  | { type: 'page'; page: PageMessage }
-  | { type: 'incident'; incident: Incident };
+export type LiveMessage = { type: 'page'; page: PageMessage } | { type: 'incident'; incident: Incident };

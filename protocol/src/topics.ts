@@ -79,7 +79,11 @@ export function newParsedTopic(): ParsedTopic {
   return { scope: null, id: '', channel: null };
 }
 
-function matchChannel(topic: string, start: number, scope: 'dev' | 'station'): DeviceChannel | StationChannel | null {
+function matchChannel(
+  topic: string,
+  start: number,
+  scope: 'dev' | 'station',
+): DeviceChannel | StationChannel | null {
   const rest = topic.length - start;
   // Compare by length first, then content: no substring allocation for the common case.
   if (scope === 'dev') {

@@ -8,14 +8,18 @@ const env = { v: 1, id: 'm1', ts: 1_700_000_000_000, seq: 7 };
 
 describe('decoders', () => {
   it('decodes each telemetry kind', () => {
-    const smoke = decodeTelemetry(JSON.stringify({ ...env, kind: 'smoke', smoke: 0.2, tempC: 22, battery: 90 }));
+    const smoke = decodeTelemetry(
+      JSON.stringify({ ...env, kind: 'smoke', smoke: 0.2, tempC: 22, battery: 90 }),
+    );
     expect(smoke.ok && smoke.value.kind).toBe('smoke');
     const electric = decodeTelemetry(
       Buffer.from(
         JSON.stringify({
           ...env,
           kind: 'electric',
-          circuits: [{ ch: 1, residualMa: 80, tempC: 35, currentA: 8, voltageV: 221, powerW: 1700, arcCount: 0 }],
+          circuits: [
+            { ch: 1, residualMa: 80, tempC: 35, currentA: 8, voltageV: 221, powerW: 1700, arcCount: 0 },
+          ],
         }),
       ),
     );
@@ -24,7 +28,9 @@ describe('decoders', () => {
       JSON.stringify({
         ...env,
         kind: 'charger',
-        ports: [{ port: 1, state: 'charging', powerW: 180, currentA: 0.8, voltageV: 220, tempC: 31, energyWh: 120 }],
+        ports: [
+          { port: 1, state: 'charging', powerW: 180, currentA: 0.8, voltageV: 220, tempC: 31, energyWh: 120 },
+        ],
       }),
     );
     expect(charger.ok && charger.value.kind).toBe('charger');
@@ -37,7 +43,9 @@ describe('decoders', () => {
     expect(arr.ok === false && arr.code).toBe(REJECT_CODES.INVALID_JSON);
     const nul = decodeTelemetry('null');
     expect(nul.ok === false && nul.code).toBe(REJECT_CODES.INVALID_JSON);
-    const schema = decodeTelemetry(JSON.stringify({ ...env, kind: 'smoke', smoke: 500, tempC: 22, battery: 90 }));
+    const schema = decodeTelemetry(
+      JSON.stringify({ ...env, kind: 'smoke', smoke: 500, tempC: 22, battery: 90 }),
+    );
     expect(schema.ok === false && schema.code).toBe(REJECT_CODES.SCHEMA);
     expect(schema.ok === false && schema.message).toContain('smoke');
     const big = decodeEvent('x'.repeat(PAYLOAD_LIMITS.event + 1));

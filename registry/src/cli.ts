@@ -16,7 +16,9 @@ function positiveInt(v: string): number {
   return n;
 }
 
-const program = new Command('hub-registry').description('Registry of buildings, devices and stations in Redis');
+const program = new Command('hub-registry').description(
+  'Registry of buildings, devices and stations in Redis',
+);
 
 program
   .command('load-demo')

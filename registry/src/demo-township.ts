@@ -34,8 +34,36 @@ export const DEMO_MODELS: Record<DeviceKind, string[]> = {
 };
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '胡', '朱', '高'];
-const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '涛', '明', '超'];
-const VILLAGES = ['东坑村', '西岭村', '南塘村', '北山村', '上湖村', '下坪村', '河口村', '新圩村', '石门村', '龙潭村'];
+const GIVEN = [
+  '伟',
+  '芳',
+  '娜',
+  '敏',
+  '静',
+  '丽',
+  '强',
+  '磊',
+  '军',
+  '洋',
+  '勇',
+  '艳',
+  '杰',
+  '涛',
+  '明',
+  '超',
+];
+const VILLAGES = [
+  '东坑村',
+  '西岭村',
+  '南塘村',
+  '北山村',
+  '上湖村',
+  '下坪村',
+  '河口村',
+  '新圩村',
+  '石门村',
+  '龙潭村',
+];
 const STREETS = ['解放路', '人民路', '新华街', '中山路', '建设路', '和平街', '文化路', '胜利路'];
 
 /** Occupancy mix of the places the notices target first. */
@@ -159,17 +187,23 @@ export function generateDemoTownship(opts: DemoOptions): RegistryData & { seed: 
   for (let i = 0; i < nDevices; i++) {
     const b = buildings[i % buildings.length]!;
     const w = rnd();
-    const kind: DeviceKind = b.occupancy === 'charging_site' ? 'charger' : w < 0.75 ? 'smoke' : w < 0.93 ? 'electric' : 'charger';
+    const kind: DeviceKind =
+      b.occupancy === 'charging_site' ? 'charger' : w < 0.75 ? 'smoke' : w < 0.93 ? 'electric' : 'charger';
     const id = `d${String(i + 1).padStart(6, '0')}`;
     const salt = demoSalt(seed, id);
-    const floor = 1 + Math.floor(i / buildings.length) % b.floors;
+    const floor = 1 + (Math.floor(i / buildings.length) % b.floors);
     devices.push({
       id,
       kind,
       model: pick(DEMO_MODELS[kind]),
       buildingId: b.id,
       floor,
-      room: kind === 'smoke' ? `${floor}0${1 + Math.floor(rnd() * 4)}` : kind === 'electric' ? '配电箱' : '充电区',
+      room:
+        kind === 'smoke'
+          ? `${floor}0${1 + Math.floor(rnd() * 4)}`
+          : kind === 'electric'
+            ? '配电箱'
+            : '充电区',
       secretHash: hashSecret(demoDeviceSecret(seed, id), salt),
       salt,
       maintenance: false,

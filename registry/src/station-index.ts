@@ -53,10 +53,17 @@ export class StationIndex {
       }
     }
     inArea.sort((a, b) => a.distanceM - b.distanceM);
-    const ids: number[] = geokdbush.around(this.kd, lon, lat, limit + inArea.length, Infinity, (i: number) => {
-      const s = this.list[i];
-      return s !== undefined && (accept === undefined || accept(s));
-    });
+    const ids: number[] = geokdbush.around(
+      this.kd,
+      lon,
+      lat,
+      limit + inArea.length,
+      Infinity,
+      (i: number) => {
+        const s = this.list[i];
+        return s !== undefined && (accept === undefined || accept(s));
+      },
+    );
     for (const i of ids) {
       const s = this.list[i];
       if (s === undefined || inArea.some((r) => r.station.id === s.id)) continue;

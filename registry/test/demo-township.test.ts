@@ -4,12 +4,30 @@ import { generateDemoTownship } from '../src/demo-township.js';
 import { demoDeviceSecret, verifySecret } from '../src/secrets.js';
 
 describe('demo township', () => {
-  const data = generateDemoTownship({ seed: 'x', buildings: 300, devices: 1200, stations: 12, serviceSecret: 's' });
+  const data = generateDemoTownship({
+    seed: 'x',
+    buildings: 300,
+    devices: 1200,
+    stations: 12,
+    serviceSecret: 's',
+  });
 
   it('is deterministic for a seed', () => {
-    const again = generateDemoTownship({ seed: 'x', buildings: 300, devices: 1200, stations: 12, serviceSecret: 's' });
+    const again = generateDemoTownship({
+      seed: 'x',
+      buildings: 300,
+      devices: 1200,
+      stations: 12,
+      serviceSecret: 's',
+    });
     expect(again).toEqual(data);
-    const other = generateDemoTownship({ seed: 'y', buildings: 300, devices: 1200, stations: 12, serviceSecret: 's' });
+    const other = generateDemoTownship({
+      seed: 'y',
+      buildings: 300,
+      devices: 1200,
+      stations: 12,
+      serviceSecret: 's',
+    });
     expect(other.buildings[0]).not.toEqual(data.buildings[0]);
   });
 

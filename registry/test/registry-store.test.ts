@@ -22,10 +22,22 @@ describe('RegistryStore and RegistryCache (real Redis)', () => {
 
   it('round-trips the registry and skips invalid entries', async () => {
     const store = new RegistryStore(redis, keys);
-    const data = generateDemoTownship({ seed: 'rt', buildings: 50, devices: 200, stations: 4, serviceSecret: 's' });
+    const data = generateDemoTownship({
+      seed: 'rt',
+      buildings: 50,
+      devices: 200,
+      stations: 4,
+      serviceSecret: 's',
+    });
     const version = await store.replaceAll(data);
     expect(version).toBeGreaterThan(0);
-    await redis.hset(keys.devices, 'broken', '{"id":"broken"', 'bad2', JSON.stringify({ id: 'bad2', kind: 'x' }));
+    await redis.hset(
+      keys.devices,
+      'broken',
+      '{"id":"broken"',
+      'bad2',
+      JSON.stringify({ id: 'bad2', kind: 'x' }),
+    );
     const snap = await store.load();
     expect(snap.version).toBe(version);
     expect(snap.devices.size).toBe(200);
