@@ -1,0 +1,83 @@
+import { MAX_PACKET_BYTES, parseConfig } from '@hub/protocol';
+import { z } from 'zod';
+
+/**
+ * The broker's configuration, validated once at start-up from the environment (only
+ * main.ts passes `process.env`; tests build a BrokerConfig directly or parse a record).
+ *
+ * HUB_SERVICE_SECRET is deliberately absent: service accounts are stored hashed in the
+ * registry, so the broker never needs the plaintext.
+ */
+
+/** Integer from an env string; an empty string counts as unset (so `FOO=` gets the default). */
+function intEnv(def: number, min: number, max: number) {
+  return z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(min).max(max).default(def),
+  );
+}
+
+function strEnv(def: string) {
+  return z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default(def));
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const brokerEnvSchema = z
+  .object({
+    HUB_REDIS_URL: strEnv('redis://127.0.0.1:16379').refine((v) => /^rediss?:\/\//.test(v), {
+      message: 'must be a redis:// or rediss:// URL',
+    }),
+    HUB_KEY_PREFIX: strEnv('hub').refine((v) => /^[A-Za-z0-9_:.-]{1,64}$/.test(v), {
+      message: 'must be 1-64 characters of A-Z a-z 0-9 _ : . -',
+    }),
+    HUB_MQTT_HOST: strEnv('127.0.0.1'),
+    // 0 picks a free port (tests); the listening address is logged.
+    HUB_MQTT_PORT: intEnv(18830, 0, 65535),
+    HUB_BROKER_HTTP_HOST: strEnv('127.0.0.1'),
+    HUB_BROKER_HTTP_PORT: intEnv(18831, 0, 65535),
+    HUB_LOG_LEVEL: z.preprocess((v) => (v === '' ? undefined : v), z.enum(LOG_LEVELS).default('info')),
+    /** Approximate cap of each event stream (XADD MAXLEN ~): bounds Redis memory. */
+    HUB_EVENT_STREAM_MAXLEN: intEnv(1_000_000, 1000, 1_000_000_000),
+    /** How long a (device, message id) stays remembered for duplicate suppression. */
+    HUB_SEEN_TTL_S: intEnv(86_400, 60, 30 * 86_400),
+    /** A durable write not answered in this time fails: the device gets no PUBACK. */
+    HUB_REDIS_COMMAND_TIMEOUT_MS: intEnv(2000, 50, 60_000),
+    /** Bound on durable writes in flight across all clients; beyond it, events are refused (no PUBACK). */
+    HUB_BROKER_MAX_INFLIGHT_WRITES: intEnv(10_000, 1, 1_000_000),
+    /** The same bound per connection, so one flooding device cannot starve the others' alarms. */
+    HUB_BROKER_MAX_INFLIGHT_PER_CLIENT: intEnv(32, 1, 65_535),
+    /** Largest MQTT packet (remaining length) accepted, checked before the body is buffered. */
+    HUB_MQTT_MAX_PACKET_BYTES: intEnv(MAX_PACKET_BYTES, 1024, 256 * 1024 * 1024),
+    HUB_MQTT_CONNECT_TIMEOUT_MS: intEnv(30_000, 1000, 600_000),
+  })
+  .transform((e) => ({
+    redisUrl: e.HUB_REDIS_URL,
+    keyPrefix: e.HUB_KEY_PREFIX,
+    logLevel: e.HUB_LOG_LEVEL,
+    mqtt: {
+      host: e.HUB_MQTT_HOST,
+      port: e.HUB_MQTT_PORT,
+      maxPacketBytes: e.HUB_MQTT_MAX_PACKET_BYTES,
+      connectTimeoutMs: e.HUB_MQTT_CONNECT_TIMEOUT_MS,
+    },
+    http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
+    durable: {
+      streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
+      seenTtlS: e.HUB_SEEN_TTL_S,
+      commandTimeoutMs: e.HUB_REDIS_COMMAND_TIMEOUT_MS,
+      maxInflight: e.HUB_BROKER_MAX_INFLIGHT_WRITES,
+      maxInflightPerClient: e.HUB_BROKER_MAX_INFLIGHT_PER_CLIENT,
+    },
+  }));
+
+export type BrokerConfig = z.output<typeof brokerEnvSchema>;
+
+/** Parses and freezes the broker config; throws ConfigError listing every violation. */
+export function parseBrokerConfig(env: Record<string, string | undefined>): Readonly<BrokerConfig> {
+  const config = parseConfig('broker', brokerEnvSchema, env);
+  Object.freeze(config.mqtt);
+  Object.freeze(config.http);
+  Object.freeze(config.durable);
+  return config;
+}

@@ -1,0 +1,385 @@
+import {
+  decodeEvent,
+  decodeStationReply,
+  decodeStatus,
+  type HubKeys,
+  laneOf,
+  newParsedTopic,
+  PAYLOAD_LIMITS,
+  parseTopic,
+  REJECT_CODES,
+  type RejectCode,
+} from '@hub/protocol';
+import type { RegistrySnapshot } from '@hub/registry';
+import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import {
+  MAX_GRANTED_QOS,
+  mayRetain,
+  maySubscribe,
+  type PublishChannel,
+  publishChannelFor,
+} from './access-rules.js';
+import { authenticateClient } from './authenticate-client.js';
+import { BROKER_ERRORS, BrokerError } from './broker-errors.js';
+import type { BrokerMetrics } from './broker-metrics.js';
+import type { DurableWriter } from './durable-writer.js';
+import { type Principal, principalName } from './principal.js';
+
+/**
+ * The aedes hooks: authentication, authorization, payload checks and the durable
+ * write of events and station replies before the PUBACK.
+ *
+ * Where the PUBACK goes out (aedes 1.2, node_modules/aedes/lib/handlers/publish.js):
+ * `handlePublish` runs `publishActions = [authorizePublish, enqueuePublish]` in
+ * series, and `enqueuePublish` for QoS 1 does `write(client, new PubAck(packet), ...)`
+ * FIRST and only then `client.broker.publish(...)`, which runs `storeRetained →
+ * enqueueOffline → emitPacket → callPublished` (aedes.js). So the `published` hook
+ * runs AFTER the PUBACK has been written: a write made there is not durable before
+ * the ack (the opposite of what some notes on older aedes say). `authorizePublish`
+ * is the last hook before the PUBACK, so events and replies are written to Redis
+ * there, and the hook calls back only once Redis has answered.
+ *
+ * What happens to a refused PUBLISH. aedes closes the connection on any error from
+ * `authorizePublish`, for QoS 0 and QoS 1 alike ([MQTT-3.3.5-2] allows a server that
+ * does not authorize a PUBLISH either to acknowledge it normally or to close the
+ * connection). We use both, on purpose:
+ * - topic not allowed (another device's topic, `$SYS/...`, outside the v1 tree):
+ *   error → disconnect. The client is misconfigured or hostile.
+ * - Redis failed, timed out, or too many writes in flight: error → disconnect, no
+ *   PUBACK; the device resends the event when it reconnects, and the (device,
+ *   message id) marker makes the retry harmless if the first write did land.
+ * - payload oversize, not JSON or not the schema: the publish is acknowledged
+ *   normally and dropped (never routed, never stored). Disconnecting would make a
+ *   device with a firmware bug resend the same poison message on every reconnect and
+ *   cut off its real alarms; it is counted and logged with the device id instead.
+ *   aedes has no "drop" result, so the hook marks the packet (`dropped`) and
+ *   create-broker.ts wraps `aedes.publish` to skip marked packets.
+ */
+
+export interface BrokerHookDeps {
+  registry: { readonly current: RegistrySnapshot };
+  keys: HubKeys;
+  writer: DurableWriter;
+  metrics: BrokerMetrics;
+  logger: Logger;
+  clock: { now(): number };
+  /** Durable writes in flight, all clients together. */
+  maxInflight: number;
+  /** Durable writes in flight for one connection: one flooding device cannot use up the global budget. */
+  maxInflightPerClient: number;
+}
+
+export interface BrokerHooks {
+  authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void;
+  authorizePublish(
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void;
+  authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    callback: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void;
+  /** True for a publish that was acknowledged but must not be routed. */
+  isDropped(packet: object): boolean;
+  /** Durable writes waiting for Redis now. */
+  inflight(): number;
+}
+
+/** The principal is stored on the aedes client at CONNECT: one field read per message. */
+interface HubClient extends Client {
+  hubPrincipal?: Principal;
+  /** This connection's durable writes waiting for Redis. */
+  hubInflight?: number;
+}
+
+export function principalOf(client: Client | null): Principal | undefined {
+  return client === null ? undefined : (client as HubClient).hubPrincipal;
+}
+
+/** Clips strings from the wire before they go into a log line. */
+function clip(s: string | undefined | null): string | undefined {
+  if (s === undefined || s === null) return undefined;
+  return s.length > 80 ? s.slice(0, 80) + '…' : s;
+}
+
+function payloadBytes(payload: string | Buffer): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
+
+function payloadString(payload: string | Buffer): string {
+  return typeof payload === 'string' ? payload : payload.toString('utf8');
+}
+
+export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
+  const { registry, keys, writer, metrics, logger: log, clock, maxInflight, maxInflightPerClient } = deps;
+  /** Packets acknowledged but not routed; entries vanish with the packets (weak). */
+  const dropped = new WeakSet<object>();
+  /** Reused by parseTopic on every service publish (no allocation per message). */
+  const scratch = newParsedTopic();
+  const labelScratch = newParsedTopic();
+  let inflight = 0;
+
+  const ackLatency = metrics.eventAckLatency;
+
+  function channelLabel(topic: string): string {
+    return parseTopic(topic, labelScratch) && labelScratch.channel !== null ? labelScratch.channel : 'other';
+  }
+
+  function rejectPayload(
+    packet: PublishPacket,
+    principal: Principal,
+    channel: PublishChannel,
+    code: RejectCode,
+    message: string,
+  ): void {
+    metrics.rejections.inc({ code, channel });
+    log.warn(
+      { client: principalName(principal), kind: principal.kind, channel, code, reason: message },
+      'payload rejected',
+    );
+    dropped.add(packet);
+  }
+
+  function authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const result = authenticateClient(registry.current, client.id, username, password);
+    if (result.ok) {
+      (client as HubClient).hubPrincipal = result.principal;
+      metrics.connects.inc({ result: 'ok' });
+      log.debug({ clientId: client.id, kind: result.principal.kind }, 'client authenticated');
+      done(null, true);
+      return;
+    }
+    metrics.connects.inc({ result: result.reason });
+    metrics.rejections.inc({ code: REJECT_CODES.BAD_CREDENTIALS, channel: 'connect' });
+    // Never the password; wire strings clipped.
+    log.warn(
+      {
+        clientId: clip(client.id),
+        username: clip(username),
+        reason: result.reason,
+        returnCode: result.returnCode,
+      },
+      'connect refused',
+    );
+    const err = Object.assign(new Error(`connect refused: ${result.reason}`), {
+      returnCode: result.returnCode,
+    });
+    done(err as unknown as AuthenticateError, null);
+  }
+
+  function authorizePublish(
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const started = performance.now();
+    const principal = principalOf(client);
+    if (principal === undefined) {
+      // aedes passes client=null only for orphan wills of a dead broker in a cluster.
+      metrics.rejections.inc({ code: REJECT_CODES.NOT_AUTHORIZED, channel: channelLabel(packet.topic) });
+      callback(new BrokerError(BROKER_ERRORS.NO_PRINCIPAL, 'publish without an authenticated principal'));
+      return;
+    }
+    const channel = publishChannelFor(principal, packet.topic, scratch);
+    if (channel === null) {
+      metrics.rejections.inc({ code: REJECT_CODES.NOT_AUTHORIZED, channel: channelLabel(packet.topic) });
+      log.warn(
+        { client: principalName(principal), kind: principal.kind, topic: clip(packet.topic) },
+        'publish outside own topics: disconnecting',
+      );
+      callback(new BrokerError(BROKER_ERRORS.NOT_AUTHORIZED, 'publish outside own topics'));
+      return;
+    }
+    metrics.messagesInBy[channel].inc();
+    const size = payloadBytes(packet.payload);
+    const limit = PAYLOAD_LIMITS[channel];
+    if (size > limit) {
+      rejectPayload(
+        packet,
+        principal,
+        channel,
+        REJECT_CODES.TOO_LARGE,
+        `payload of ${size} bytes exceeds ${limit}`,
+      );
+      callback(null);
+      return;
+    }
+    if (packet.retain && !mayRetain(channel)) packet.retain = false;
+
+    switch (channel) {
+      case 'telemetry':
+      case 'cmd':
+      case 'page':
+        // Telemetry never waits on Redis: ingest subscribes over MQTT.
+        callback(null);
+        return;
+      case 'status': {
+        // Status is retained: an invalid one would be replayed to every subscriber.
+        const decoded = decodeStatus(payloadString(packet.payload));
+        if (!decoded.ok) rejectPayload(packet, principal, channel, decoded.code, decoded.message);
+        callback(null);
+        return;
+      }
+      case 'event':
+        if (principal.kind !== 'device') break;
+        recordEvent(client as HubClient, principal.id, packet, started, callback);
+        return;
+      case 'reply':
+        if (principal.kind !== 'station') break;
+        recordReply(client as HubClient, principal.id, principal, packet, callback);
+        return;
+    }
+    // Unreachable: publishChannelFor gives 'event' to devices and 'reply' to stations only.
+    callback(new BrokerError(BROKER_ERRORS.NOT_AUTHORIZED, `channel ${channel} for a ${principal.kind}`));
+  }
+
+  /** Refuses a write beyond the global or per-connection bound; else counts it in. */
+  function admit(client: HubClient, stream: 'fire' | 'other' | 'actions', who: string): BrokerError | null {
+    const mine = client.hubInflight ?? 0;
+    if (inflight < maxInflight && mine < maxInflightPerClient) {
+      inflight++;
+      client.hubInflight = mine + 1;
+      return null;
+    }
+    metrics.durableWrites.inc({ stream, result: 'overloaded' });
+    log.warn(
+      { client: who, inflight, clientInflight: mine },
+      'too many durable writes in flight: refusing (no PUBACK)',
+    );
+    return new BrokerError(
+      BROKER_ERRORS.OVERLOADED,
+      `${inflight} durable writes in flight (${mine} for this client)`,
+    );
+  }
+
+  function release(client: HubClient): void {
+    inflight--;
+    client.hubInflight = (client.hubInflight ?? 1) - 1;
+  }
+
+  function recordEvent(
+    client: HubClient,
+    deviceId: string,
+    packet: PublishPacket,
+    started: number,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const payload = payloadString(packet.payload);
+    const decoded = decodeEvent(payload);
+    if (!decoded.ok) {
+      metrics.rejections.inc({ code: decoded.code, channel: 'event' });
+      log.warn({ deviceId, channel: 'event', code: decoded.code, reason: decoded.message }, 'event rejected');
+      dropped.add(packet);
+      callback(null);
+      return;
+    }
+    const fire = laneOf(decoded.value.type) === 'fire';
+    const stream = fire ? 'fire' : 'other';
+    const refused = admit(client, stream, deviceId);
+    if (refused !== null) {
+      callback(refused);
+      return;
+    }
+    // One closure per event (not per telemetry message): events are the rare,
+    // must-not-lose path, and the callback must reach this packet's aedes continuation.
+    writer
+      .recordEvent(
+        fire ? keys.fireEvents : keys.otherEvents,
+        deviceId,
+        decoded.value.id,
+        payload,
+        clock.now(),
+      )
+      .then(
+        (added) => {
+          release(client);
+          ackLatency.observe((performance.now() - started) / 1000);
+          metrics.durableWrites.inc({ stream, result: added ? 'ok' : 'duplicate' });
+          callback(null);
+        },
+        (err: unknown) => {
+          release(client);
+          metrics.durableWrites.inc({ stream, result: 'failed' });
+          log.error({ deviceId, stream, err }, 'event not stored: no PUBACK, disconnecting the device');
+          callback(new BrokerError(BROKER_ERRORS.DURABLE_WRITE, 'event not stored', { cause: err }));
+        },
+      );
+  }
+
+  function recordReply(
+    client: HubClient,
+    stationId: string,
+    principal: Principal,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const decoded = decodeStationReply(payloadString(packet.payload));
+    if (!decoded.ok) {
+      rejectPayload(packet, principal, 'reply', decoded.code, decoded.message);
+      callback(null);
+      return;
+    }
+    const refused = admit(client, 'actions', stationId);
+    if (refused !== null) {
+      callback(refused);
+      return;
+    }
+    // The normalized reply (unknown fields stripped by the schema); the station id
+    // comes from the authenticated account, never from the payload.
+    writer.recordReply(stationId, JSON.stringify(decoded.value), clock.now()).then(
+      () => {
+        release(client);
+        metrics.durableWrites.inc({ stream: 'actions', result: 'ok' });
+        callback(null);
+      },
+      (err: unknown) => {
+        release(client);
+        metrics.durableWrites.inc({ stream: 'actions', result: 'failed' });
+        log.error({ stationId, err }, 'station reply not stored: no PUBACK, disconnecting the station');
+        callback(new BrokerError(BROKER_ERRORS.DURABLE_WRITE, 'reply not stored', { cause: err }));
+      },
+    );
+  }
+
+  function authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    callback: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void {
+    const principal = principalOf(client);
+    if (principal === undefined || !maySubscribe(principal, sub.topic)) {
+      metrics.rejections.inc({ code: REJECT_CODES.NOT_AUTHORIZED, channel: 'subscribe' });
+      log.warn(
+        { client: principal ? principalName(principal) : clip(client.id), topic: clip(sub.topic) },
+        'subscription refused',
+      );
+      // A null subscription makes aedes answer SUBACK 0x80 for this filter and keep
+      // the connection (docs/Aedes.md, authorizeSubscribe; handlers/subscribe.js).
+      callback(null, null);
+      return;
+    }
+    if (sub.qos > MAX_GRANTED_QOS) sub.qos = MAX_GRANTED_QOS;
+    callback(null, sub);
+  }
+
+  return {
+    authenticate,
+    authorizePublish,
+    authorizeSubscribe,
+    isDropped: (packet) => dropped.has(packet),
+    inflight: () => inflight,
+  };
+}

@@ -1,0 +1,57 @@
+import { ConfigError, MAX_PACKET_BYTES } from '@hub/protocol';
+import { describe, expect, it } from 'vitest';
+import { parseBrokerConfig } from '../src/broker-config.js';
+
+describe('parseBrokerConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = parseBrokerConfig({});
+    expect(c).toEqual({
+      redisUrl: 'redis://127.0.0.1:16379',
+      keyPrefix: 'hub',
+      logLevel: 'info',
+      mqtt: { host: '127.0.0.1', port: 18830, maxPacketBytes: MAX_PACKET_BYTES, connectTimeoutMs: 30_000 },
+      http: { host: '127.0.0.1', port: 18831 },
+      durable: {
+        streamMaxLen: 1_000_000,
+        seenTtlS: 86_400,
+        commandTimeoutMs: 2000,
+        maxInflight: 10_000,
+        maxInflightPerClient: 32,
+      },
+    });
+    expect(Object.isFrozen(c) && Object.isFrozen(c.mqtt)).toBe(true);
+  });
+
+  it('reads values, treats empty strings as unset and ignores unrelated variables', () => {
+    const c = parseBrokerConfig({
+      HUB_MQTT_PORT: '1883',
+      HUB_BROKER_HTTP_PORT: '',
+      HUB_KEY_PREFIX: 'town1',
+      HUB_EVENT_STREAM_MAXLEN: '5000',
+      HUB_SERVICE_SECRET: 'not-needed',
+      PATH: '/usr/bin',
+    });
+    expect(c.mqtt.port).toBe(1883);
+    expect(c.http.port).toBe(18831);
+    expect(c.keyPrefix).toBe('town1');
+    expect(c.durable.streamMaxLen).toBe(5000);
+  });
+
+  it('lists every violation at once', () => {
+    let err: unknown;
+    try {
+      parseBrokerConfig({
+        HUB_MQTT_PORT: '99999',
+        HUB_REDIS_URL: 'http://x',
+        HUB_LOG_LEVEL: 'loud',
+        HUB_SEEN_TTL_S: 'x',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const v = (err as ConfigError).violations.join('\n');
+    for (const name of ['HUB_MQTT_PORT', 'HUB_REDIS_URL', 'HUB_LOG_LEVEL', 'HUB_SEEN_TTL_S'])
+      expect(v).toContain(name);
+  });
+});

@@ -1,0 +1,221 @@
+import { type HubKeys, hubKeys } from '@hub/protocol';
+import { demoDeviceSecret, generateDemoTownship, RegistrySnapshot, RegistryStore } from '@hub/registry';
+import { cleanupPrefix, testRedis, testRedisUrl, uniqueName } from '@hub/registry/test-support';
+import { Redis, type RedisOptions } from 'ioredis';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { type BrokerConfig, parseBrokerConfig } from '../../src/broker-config.js';
+import { createBroker, type HubBroker } from '../../src/create-broker.js';
+
+/**
+ * Shared set-up of the broker's integration tests: a small demo registry in Redis
+ * under a unique prefix, loaded back as a snapshot, a broker on 127.0.0.1:0, and
+ * helpers for mqtt.js clients. Nothing here sleeps for a fixed time.
+ */
+
+export const SEED = 't';
+export const SERVICE_SECRET = 'svc';
+
+export function demoRegistry() {
+  return generateDemoTownship({
+    seed: SEED,
+    buildings: 5,
+    devices: 20,
+    stations: 2,
+    serviceSecret: SERVICE_SECRET,
+  });
+}
+
+export interface RegistryFixture {
+  keys: HubKeys;
+  redis: Redis;
+  snapshot: RegistrySnapshot;
+  cleanup(): Promise<void>;
+}
+
+/** Loads the demo registry into Redis (unique prefix) and reads it back as a snapshot. */
+export async function loadRegistry(label: string): Promise<RegistryFixture> {
+  const keys = hubKeys(uniqueName(label));
+  const redis = testRedis();
+  const store = new RegistryStore(redis, keys);
+  await store.replaceAll(demoRegistry());
+  const snapshot = await store.load();
+  return {
+    keys,
+    redis,
+    snapshot,
+    async cleanup() {
+      await cleanupPrefix(redis, keys);
+      redis.disconnect();
+    },
+  };
+}
+
+export function testConfig(keys: HubKeys, env: Record<string, string> = {}): Readonly<BrokerConfig> {
+  return parseBrokerConfig({
+    HUB_REDIS_URL: testRedisUrl(),
+    HUB_KEY_PREFIX: keys.prefix,
+    HUB_MQTT_HOST: '127.0.0.1',
+    HUB_MQTT_PORT: '0',
+    HUB_BROKER_HTTP_PORT: '0',
+    HUB_LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
+
+/** The durable-write connection as main.ts makes it (offline queue off, command timeout). */
+export function durableRedis(url: string, extra: RedisOptions = {}): Redis {
+  const r = new Redis(url, {
+    enableOfflineQueue: false,
+    commandTimeout: 2000,
+    maxRetriesPerRequest: 1,
+    ...extra,
+  });
+  r.on('error', () => undefined);
+  return r;
+}
+
+export interface RunningBroker {
+  broker: HubBroker;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(
+  config: Readonly<BrokerConfig>,
+  snapshot: RegistrySnapshot,
+  redis: Redis,
+  clock?: { now(): number },
+): Promise<RunningBroker> {
+  const logger = pino({ level: process.env.HUB_TEST_LOG_LEVEL ?? 'silent' });
+  const broker = createBroker({
+    config,
+    registry: { current: snapshot },
+    redis,
+    logger,
+    ...(clock ? { clock } : {}),
+  });
+  const { port } = await broker.listen();
+  return { broker, port, url: `mqtt://127.0.0.1:${port}`, close: () => broker.close() };
+}
+
+const BASE: IClientOptions = { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, clean: true };
+
+export function connectAs(
+  url: string,
+  clientId: string,
+  username: string,
+  password: string,
+): Promise<MqttClient> {
+  return mqtt.connectAsync(url, { ...BASE, clientId, username, password });
+}
+
+export function deviceSecret(deviceId: string): string {
+  return demoDeviceSecret(SEED, deviceId);
+}
+
+export function connectDevice(url: string, deviceId: string): Promise<MqttClient> {
+  return connectAs(url, deviceId, deviceId, deviceSecret(deviceId));
+}
+
+export function connectService(
+  url: string,
+  username = 'hub-alerts',
+  clientId = `${username}-t`,
+): Promise<MqttClient> {
+  return connectAs(url, clientId, username, SERVICE_SECRET);
+}
+
+export function connectStation(url: string, stationId: string): Promise<MqttClient> {
+  const username = `station-${stationId}`;
+  return connectAs(url, `${username}-term1`, username, demoDeviceSecret(SEED, username));
+}
+
+/** Connect and report the CONNACK return code of a refusal (0 when accepted). */
+export async function connectReturnCode(url: string, opts: IClientOptions): Promise<number> {
+  try {
+    const c = await mqtt.connectAsync(url, { ...BASE, ...opts });
+    await c.endAsync();
+    return 0;
+  } catch (err) {
+    return Number((err as { code?: number }).code ?? -1);
+  }
+}
+
+/** Sends one SUBSCRIBE and resolves with the SUBACK's granted list (128 = refused). */
+export function subscribeGranted(client: MqttClient, topics: string[], qos: 0 | 1 = 1): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const onPacket = (packet: { cmd: string; granted?: Array<number | object> }) => {
+      if (packet.cmd !== 'suback') return;
+      client.off('packetreceive', onPacket);
+      resolve((packet.granted ?? []).map((g) => (typeof g === 'number' ? g : -1)));
+    };
+    client.on('packetreceive', onPacket);
+    client.subscribe(topics, { qos }, (err) => {
+      // A refused filter makes mqtt.js report an error; the granted list says which.
+      if (err && (err as { code?: number }).code !== 128) {
+        client.off('packetreceive', onPacket);
+        reject(err);
+      }
+    });
+  });
+}
+
+/** Polls `cond` until it holds or `timeoutMs` passes (then throws `what`). */
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Rejects when `p` has not settled within `ms` (a bound on a wait, not a timing assertion). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when the client's connection is closed (by the broker or otherwise). */
+export function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (!client.connected) return resolve();
+    client.once('close', () => resolve());
+  });
+}
+
+let seq = 0;
+export function eventJson(
+  type: string,
+  id = `m-${Date.now()}-${++seq}`,
+  extra: Record<string, unknown> = {},
+): string {
+  return JSON.stringify({ v: 1, id, ts: Date.now(), seq: seq & 0xffff, type, ...extra });
+}
+
+export async function counterValue(
+  metric: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> },
+  labels: Record<string, string>,
+): Promise<number> {
+  const { values } = await metric.get();
+  let sum = 0;
+  for (const v of values) {
+    if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) sum += v.value;
+  }
+  return sum;
+}
+
+export { RegistrySnapshot };

@@ -1,0 +1,87 @@
+import { type Socket, connect as tcpConnect } from 'node:net';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+
+/**
+ * A bare MQTT 3.1.1 client over a socket (mqtt-packet), for tests that must see the
+ * exact order of packets the broker sends (PUBACK vs PINGRESP) and know that no
+ * PUBACK came before the connection closed. mqtt.js hides both.
+ */
+export class RawMqtt {
+  readonly received: Packet[] = [];
+  closed = false;
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+
+  private constructor(private readonly socket: Socket) {
+    this.parser.on('packet', (p: Packet) => this.received.push(p));
+    socket.on('data', (buf) => this.parser.parse(buf));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  static async connect(port: number, clientId: string, username: string, password: string): Promise<RawMqtt> {
+    const socket = tcpConnect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    const c = new RawMqtt(socket);
+    c.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 0,
+      clientId,
+      username,
+      password: Buffer.from(password),
+    });
+    await c.waitForPacket('connack');
+    const connack = c.received.find((p) => p.cmd === 'connack') as { returnCode?: number };
+    if (connack.returnCode !== 0) throw new Error(`CONNACK ${connack.returnCode}`);
+    return c;
+  }
+
+  send(packet: Packet): void {
+    this.socket.write(mqttPacket.generate(packet));
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1, messageId?: number): void {
+    this.send({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(payload),
+      qos,
+      retain: false,
+      dup: false,
+      messageId,
+    });
+  }
+
+  has(cmd: Packet['cmd']): boolean {
+    return this.received.some((p) => p.cmd === cmd);
+  }
+
+  async waitForPacket(cmd: Packet['cmd'], timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.has(cmd)) {
+      if (this.closed) throw new Error(`connection closed before ${cmd}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${cmd}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async waitForClose(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the broker to close the connection');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  end(): void {
+    this.socket.destroy();
+  }
+}
