@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The ingest service's environment, validated once at start-up by `parseConfig`
+ * (only src/main.ts passes `process.env`; tests build configs from plain records).
+ */
+
+const port = z.coerce.number().int().min(1).max(65_535);
+
+/** Environment strings: empty counts as unset, so `HUB_X=` falls back to the default. */
+function optionalString() {
+  return z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : v));
+}
+
+export const ingestConfigSchema = z
+  .object({
+    HUB_MQTT_URL: z.url().default('mqtt://127.0.0.1:18830'),
+    HUB_SERVICE_SECRET: z.string().min(8, 'HUB_SERVICE_SECRET is required (at least 8 characters)'),
+    HUB_INFLUX_URL: z.url().default('http://127.0.0.1:18086'),
+    HUB_INFLUX_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'database names are 1-64 characters of A-Z a-z 0-9 _ -')
+      .default('hub'),
+    /** InfluxDB 1.x with auth on: Basic auth (1.x does not understand the `Token` header). */
+    HUB_INFLUX_USERNAME: optionalString(),
+    HUB_INFLUX_PASSWORD: optionalString(),
+    /** InfluxDB 2.x/3.x through their v1-compatible /write: `Authorization: Token ...`. */
+    HUB_INFLUX_TOKEN: optionalString(),
+    HUB_REDIS_URL: z.string().min(1).default('redis://127.0.0.1:16379'),
+    HUB_KEY_PREFIX: z.string().min(1).max(64).default('hub'),
+    HUB_INGEST_HTTP_PORT: port.default(18082),
+    HUB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Lines per write request; 5,000 measured best on InfluxDB 1.6 (engineering.md). */
+    HUB_INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
+    /**
+     * Longest a point waits in the batch before it is sent. The client's default is
+     * 60 s; readings on the dashboard must be seconds old at most, so ≤ 1 s.
+     */
+    HUB_INGEST_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(1000),
+    /** Lines accepted but not yet acknowledged (batch + in flight + retry). Past it: drop + count. */
+    HUB_INGEST_MAX_BUFFERED_LINES: z.coerce.number().int().min(1000).max(10_000_000).default(200_000),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.HUB_INFLUX_USERNAME === undefined) !== (c.HUB_INFLUX_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HUB_INFLUX_PASSWORD'],
+        message: 'HUB_INFLUX_USERNAME and HUB_INFLUX_PASSWORD go together',
+      });
+    }
+    if (c.HUB_INFLUX_USERNAME !== undefined && c.HUB_INFLUX_TOKEN !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HUB_INFLUX_TOKEN'],
+        message: 'set either HUB_INFLUX_TOKEN or HUB_INFLUX_USERNAME/PASSWORD, not both',
+      });
+    }
+    if (c.HUB_INGEST_MAX_BUFFERED_LINES < c.HUB_INGEST_BATCH_SIZE * 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HUB_INGEST_MAX_BUFFERED_LINES'],
+        message: 'must hold at least two batches (HUB_INGEST_BATCH_SIZE × 2)',
+      });
+    }
+  });
+
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+
+/** Authorization for InfluxDB from the config: Basic for 1.x, Token for 2.x/3.x, none otherwise. */
+export type InfluxAuth =
+  | { type: 'none' }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'token'; token: string };
+
+export function influxAuthOf(c: IngestConfig): InfluxAuth {
+  if (c.HUB_INFLUX_USERNAME !== undefined && c.HUB_INFLUX_PASSWORD !== undefined) {
+    return { type: 'basic', username: c.HUB_INFLUX_USERNAME, password: c.HUB_INFLUX_PASSWORD };
+  }
+  if (c.HUB_INFLUX_TOKEN !== undefined) return { type: 'token', token: c.HUB_INFLUX_TOKEN };
+  return { type: 'none' };
+}

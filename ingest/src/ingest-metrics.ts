@@ -1,0 +1,156 @@
+import { REJECT_CODES } from '@hub/protocol';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WriterStats } from './influx-writer.js';
+import type { MqttSourceStats } from './mqtt-source.js';
+import type { PipelineStats } from './telemetry-pipeline.js';
+
+/**
+ * Prometheus view of the ingest service. The hot path increments plain numbers on the
+ * components' `stats` objects; prom-client reads them only when /metrics is scraped
+ * (`collect`), so a message costs no label hashing. Labels are codes and outcomes,
+ * never a device id.
+ */
+
+export interface MetricSources {
+  writer: { readonly stats: WriterStats; readonly pending: number };
+  pipeline: { readonly stats: PipelineStats };
+  mqtt: { readonly stats: MqttSourceStats; readonly ready: boolean };
+}
+
+/** Sets a counter to an absolute value read from a component's stats. */
+function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
+  if (labels === undefined) {
+    c.reset();
+    c.inc(value);
+  } else {
+    c.inc(labels, value);
+  }
+}
+
+export interface IngestMetrics {
+  registry: Registry;
+  /** Pass to InfluxWriterOptions.observeWriteLatency. */
+  observeWriteLatency(seconds: number, ok: boolean): void;
+  /** Wire the components once they exist (metrics are created before them). */
+  bind(sources: MetricSources): void;
+}
+
+export function createIngestMetrics(): IngestMetrics {
+  const registry = new Registry();
+  let src: MetricSources | null = null;
+
+  const latency = new Histogram({
+    name: 'ingest_influx_write_seconds',
+    help: 'Latency of InfluxDB write requests (one batch each)',
+    labelNames: ['result'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  const simple = (name: string, help: string, read: (s: MetricSources) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (src !== null) setCounter(this, read(src));
+      },
+    });
+
+  simple(
+    'ingest_lines_accepted_total',
+    'Line-protocol lines accepted into the write buffer',
+    (s) => s.writer.stats.accepted,
+  );
+  simple('ingest_lines_written_total', 'Lines acknowledged by InfluxDB', (s) => s.writer.stats.written);
+  simple('ingest_lines_failed_total', 'Lines whose batch failed for good', (s) => s.writer.stats.failed);
+  new Counter({
+    name: 'ingest_lines_dropped_total',
+    help: 'Lines dropped by the writer, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      if (src === null) return;
+      const w = src.writer.stats;
+      this.reset();
+      setCounter(this, w.droppedBufferFull, { reason: 'buffer_full' });
+      setCounter(this, w.droppedClosed, { reason: 'closing' });
+      setCounter(this, w.retryDropped, { reason: 'retry_buffer' });
+      setCounter(this, w.shutdownLost, { reason: 'shutdown' });
+    },
+  });
+  new Gauge({
+    name: 'ingest_lines_pending',
+    help: 'Lines accepted and not yet acknowledged (batch, in flight, retrying)',
+    registers: [registry],
+    collect() {
+      if (src !== null) this.set(src.writer.pending);
+    },
+  });
+  new Counter({
+    name: 'ingest_messages_total',
+    help: 'Device messages ingested, by channel',
+    labelNames: ['channel'],
+    registers: [registry],
+    collect() {
+      if (src === null) return;
+      const p = src.pipeline.stats;
+      this.reset();
+      setCounter(this, p.telemetry, { channel: 'telemetry' });
+      setCounter(this, p.events, { channel: 'event' });
+      setCounter(this, p.statuses, { channel: 'status' });
+    },
+  });
+  new Counter({
+    name: 'ingest_messages_rejected_total',
+    help: 'Device messages rejected, by reject code',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      if (src === null) return;
+      const r = src.pipeline.stats.rejected;
+      this.reset();
+      for (const code of Object.values(REJECT_CODES)) setCounter(this, r[code], { code });
+    },
+  });
+  simple(
+    'ingest_clock_skew_total',
+    'Messages whose device clock was off by more than the allowed skew (stamped with receive time)',
+    (s) => s.pipeline.stats.clockSkew,
+  );
+  simple(
+    'ingest_messages_refused_total',
+    'Messages refused by the writer (buffer full or closing)',
+    (s) => s.pipeline.stats.sinkRefused,
+  );
+  simple(
+    'ingest_stale_retained_total',
+    'Replayed retained statuses with an untrusted clock, not recorded',
+    (s) => s.pipeline.stats.staleRetained,
+  );
+  simple('ingest_mqtt_messages_total', 'MQTT messages received', (s) => s.mqtt.stats.messages);
+  simple('ingest_mqtt_connects_total', 'MQTT connections established', (s) => s.mqtt.stats.connects);
+  simple(
+    'ingest_mqtt_handler_errors_total',
+    'Exceptions from the message handler (bugs)',
+    (s) => s.mqtt.stats.handlerErrors,
+  );
+  new Gauge({
+    name: 'ingest_mqtt_ready',
+    help: '1 when connected to the broker and subscribed',
+    registers: [registry],
+    collect() {
+      if (src !== null) this.set(src.mqtt.ready ? 1 : 0);
+    },
+  });
+
+  return {
+    registry,
+    observeWriteLatency(seconds, ok) {
+      latency.observe({ result: ok ? 'ok' : 'error' }, seconds);
+    },
+    bind(sources) {
+      src = sources;
+    },
+  };
+}

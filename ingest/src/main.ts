@@ -1,0 +1,143 @@
+import { createServer } from 'node:http';
+import { ConfigError, EXIT_CONFIG, hubKeys, parseConfig } from '@hub/protocol';
+import { RegistryCache } from '@hub/registry';
+import { setLogger as setInfluxClientLogger } from '@influxdata/influxdb-client';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createHttpHandler } from './http-handler.js';
+import { InfluxWriter } from './influx-writer.js';
+import { influxAuthOf, ingestConfigSchema } from './ingest-config.js';
+import { createIngestMetrics } from './ingest-metrics.js';
+import { MqttSource } from './mqtt-source.js';
+import { TelemetryPipeline } from './telemetry-pipeline.js';
+
+/**
+ * Entry point: the only file that reads the environment, opens connections and listens.
+ *
+ * Start-up: config → Redis + registry snapshot → CREATE DATABASE (retried until
+ * InfluxDB answers) → writer → MQTT subscription → HTTP (/livez /readyz /metrics).
+ * Shutdown (SIGTERM/SIGINT): stop MQTT first (no new lines), then flush and wait for
+ * InfluxDB to acknowledge what was accepted (bounded), then close the rest.
+ */
+
+const SERVICE = 'hub-ingest';
+/** /readyz needs an InfluxDB /ping answered within this window. */
+const PING_EVERY_MS = 5_000;
+const PING_FRESH_MS = 15_000;
+const SHUTDOWN_DRAIN_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof parseConfig<typeof ingestConfigSchema>>;
+  try {
+    config = parseConfig(SERVICE, ingestConfigSchema, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  const log = pino({ name: SERVICE, level: config.HUB_LOG_LEVEL });
+  const influxLog = log.child({ component: 'influxdb-client' });
+  // The client logs every retried batch; the writer already logs failures (rate-limited)
+  // and counts them, so the client's own lines go to debug / warn instead of flooding.
+  setInfluxClientLogger({
+    error: (message, err) => influxLog.warn({ err }, message),
+    warn: (message, err) => influxLog.debug({ err }, message),
+  });
+
+  const keys = hubKeys(config.HUB_KEY_PREFIX);
+  const redis = new Redis(config.HUB_REDIS_URL, { maxRetriesPerRequest: 3 });
+  const subscriber = new Redis(config.HUB_REDIS_URL, { maxRetriesPerRequest: null });
+  const registry = await RegistryCache.start({
+    redis,
+    subscriber,
+    keys,
+    onReload: (s) =>
+      log.info({ version: s.version, devices: s.devices.size, rejected: s.rejected }, 'registry loaded'),
+    onError: (err) => log.error({ err }, 'registry reload failed'),
+  });
+
+  const metrics = createIngestMetrics();
+  const writer = new InfluxWriter({
+    url: config.HUB_INFLUX_URL,
+    database: config.HUB_INFLUX_DB,
+    auth: influxAuthOf(config),
+    batchSize: config.HUB_INGEST_BATCH_SIZE,
+    flushIntervalMs: config.HUB_INGEST_FLUSH_INTERVAL_MS,
+    maxBufferedLines: config.HUB_INGEST_MAX_BUFFERED_LINES,
+    observeWriteLatency: metrics.observeWriteLatency,
+    logger: log.child({ component: 'influx-writer' }),
+  });
+
+  let stopping = false;
+  for (let attempt = 1; !stopping; attempt++) {
+    try {
+      await writer.ensureDatabase();
+      break;
+    } catch (err) {
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      log.warn(
+        { err: (err as Error).message, attempt, retryInMs: delay },
+        'InfluxDB not ready (CREATE DATABASE)',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  let lastPingOkAt = Date.now(); // ensureDatabase just succeeded
+  const pingTimer = setInterval(() => {
+    void writer.http.ping(PING_EVERY_MS).then((ok) => {
+      if (ok) lastPingOkAt = Date.now();
+    });
+  }, PING_EVERY_MS);
+
+  const pipeline = new TelemetryPipeline({
+    registry,
+    sink: writer,
+    logger: log.child({ component: 'pipeline' }),
+  });
+  const mqttSource = new MqttSource({
+    url: config.HUB_MQTT_URL,
+    username: 'hub-ingest',
+    password: config.HUB_SERVICE_SECRET,
+    clientId: `hub-ingest-${process.pid}`,
+    onMessage: (topic, payload, receivedAt, retained) =>
+      pipeline.handleMessage(topic, payload, receivedAt, retained),
+    logger: log.child({ component: 'mqtt' }),
+  });
+  metrics.bind({ writer, pipeline, mqtt: mqttSource });
+  mqttSource.start();
+
+  const server = createServer(
+    createHttpHandler({
+      metrics: metrics.registry,
+      readiness: () => ({ influx: Date.now() - lastPingOkAt < PING_FRESH_MS, mqtt: mqttSource.ready }),
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(config.HUB_INGEST_HTTP_PORT, resolve));
+  log.info({ port: config.HUB_INGEST_HTTP_PORT, db: config.HUB_INFLUX_DB }, 'ingest started');
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    clearInterval(pingTimer);
+    await mqttSource.close().catch((err: Error) => log.warn({ err: err.message }, 'mqtt close failed'));
+    const { drained, lost } = await writer.close(SHUTDOWN_DRAIN_MS);
+    log.info({ drained, lost, written: writer.stats.written }, 'writer closed');
+    await registry.close();
+    redis.disconnect();
+    subscriber.disconnect();
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`hub-ingest: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
