@@ -1,0 +1,253 @@
+import type { AuditEntry, HubKeys, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ALERTS_CODES, type AlertsCode, AlertsError } from './alerts-codes.js';
+import type { AlertsMetrics } from './alerts-metrics.js';
+import type { TimerJobData, TimerScheduler } from './escalation-timers.js';
+import {
+  type AlarmInput,
+  applyReply,
+  assignIncidentId,
+  type DecisionContext,
+  type DecisionRegistry,
+  decideAlarm,
+  decideEscalation,
+  type IncidentChange,
+  type LadderParams,
+  pendingTimers,
+} from './incident-decision.js';
+import type { IncidentStore, StoredIncident } from './incident-store.js';
+
+/**
+ * The loop around the pure decisions: load state → decide → commit (atomic,
+ * compare-and-set) → send pages, schedule timers, tell the live views. Every input
+ * (stream entry, timer) goes through here, so replaying an input after a crash
+ * decides against the already-committed state and changes nothing.
+ *
+ * Order after a commit: pages first (the station's screen is what counts), timers
+ * and the live incident update alongside. None of these can be lost by a crash
+ * after the commit: pages sit in the outbox, timers are re-derived from open
+ * incidents (repairTimers), the live view reloads from keys.
+ */
+export interface PageDispatch {
+  dispatch(page: PageMessage): Promise<unknown>;
+}
+
+export interface IncidentEngineOptions {
+  store: IncidentStore;
+  dispatcher: PageDispatch;
+  timers: TimerScheduler;
+  /** The current registry snapshot (RegistryCache.current): a field read, no I/O. */
+  registry: () => DecisionRegistry;
+  params: LadderParams;
+  redis: Redis;
+  keys: HubKeys;
+  clock: () => number;
+  metrics: AlertsMetrics;
+  logger: Logger;
+}
+
+export type EngineResult =
+  | { outcome: 'opened' | 'folded' | 'updated'; incidentId: string }
+  | { outcome: 'recorded'; incidentId: string | null; reason: string }
+  | { outcome: 'noop'; reason: string }
+  | { outcome: 'rejected'; code: AlertsCode; message: string };
+
+/** Compare-and-set retries before giving up (the entry stays pending and is retried). */
+const MAX_ATTEMPTS = 8;
+
+export class IncidentEngine {
+  constructor(private readonly opts: IncidentEngineOptions) {}
+
+  private ctx(): DecisionContext {
+    return { registry: this.opts.registry(), params: this.opts.params };
+  }
+
+  /** A fire-lane event (or a test press from the other lane, which is only recorded). */
+  async onFireEvent(alarm: AlarmInput): Promise<EngineResult> {
+    const { store, metrics } = this.opts;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const ctx = this.ctx();
+      const device = ctx.registry.devices.get(alarm.deviceId);
+      const open = device === undefined ? null : await this.loadOpen(device.buildingId);
+      const d = decideAlarm(ctx, open?.incident ?? null, alarm, this.opts.clock());
+      switch (d.kind) {
+        case 'reject':
+          return { outcome: 'rejected', code: d.code, message: d.message };
+        case 'record':
+          if (d.incidentId !== null) await store.appendAudit(d.incidentId, [d.entry]);
+          else await store.appendUnpaged(d.entry);
+          metrics.recorded.inc({ reason: d.reason });
+          return { outcome: 'recorded', incidentId: d.incidentId, reason: d.reason };
+        case 'fold': {
+          const saved = await store.update(
+            open!.raw,
+            d.change.incident,
+            d.change.audit,
+            [],
+            this.opts.clock(),
+          );
+          if (saved === null) {
+            metrics.casConflicts.inc();
+            continue;
+          }
+          metrics.alarmsFolded.inc();
+          await this.afterCommit(d.change);
+          return { outcome: 'folded', incidentId: d.change.incident.id };
+        }
+        case 'open': {
+          const change = assignIncidentId(d.change, await store.nextId());
+          const res = await store.create(change.incident, change.audit, change.pages, this.opts.clock());
+          if (!res.ok) {
+            // Another alarm of the building opened one first: decide again (it folds).
+            metrics.casConflicts.inc();
+            continue;
+          }
+          metrics.incidentsOpened.inc();
+          // One line per incident (not per message): operators want to see these.
+          this.opts.logger.info(
+            {
+              incidentId: change.incident.id,
+              buildingId: change.incident.buildingId,
+              deviceId: alarm.deviceId,
+            },
+            'incident opened',
+          );
+          await this.afterCommit(change);
+          return { outcome: 'opened', incidentId: change.incident.id };
+        }
+      }
+    }
+    throw new AlertsError(
+      ALERTS_CODES.HANDLER_FAILED,
+      `alarm of ${alarm.deviceId}: too many conflicting updates`,
+    );
+  }
+
+  /** A station reply from the actions stream; `stationId` is the authenticated station. */
+  async onReply(stationId: string, reply: StationReply): Promise<EngineResult> {
+    const { store, metrics } = this.opts;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await store.get(reply.incidentId);
+      if (stored === null) {
+        return {
+          outcome: 'rejected',
+          code: ALERTS_CODES.UNKNOWN_INCIDENT,
+          message: `no incident ${reply.incidentId}`,
+        };
+      }
+      const d = applyReply(this.ctx(), stored.incident, stationId, reply, this.opts.clock());
+      if (d.kind === 'reject') return { outcome: 'rejected', code: d.code, message: d.message };
+      metrics.replies.inc({ type: reply.type });
+      if (d.kind === 'record') {
+        await store.appendAudit(stored.incident.id, [d.entry]);
+        return { outcome: 'recorded', incidentId: stored.incident.id, reason: d.entry.kind };
+      }
+      if (await this.commit(stored, d.change)) return { outcome: 'updated', incidentId: stored.incident.id };
+    }
+    throw new AlertsError(
+      ALERTS_CODES.HANDLER_FAILED,
+      `reply to ${reply.incidentId}: too many conflicting updates`,
+    );
+  }
+
+  /** An escalation timer fired. */
+  async onTimer(timer: TimerJobData): Promise<EngineResult> {
+    const { store, metrics } = this.opts;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await store.get(timer.incidentId);
+      if (stored === null) {
+        metrics.escalations.inc({ result: 'missing' });
+        return { outcome: 'noop', reason: 'missing' };
+      }
+      const d = decideEscalation(this.ctx(), stored.incident, timer, this.opts.clock());
+      if (d.kind === 'noop') {
+        metrics.escalations.inc({ result: d.reason });
+        return { outcome: 'noop', reason: d.reason };
+      }
+      if (await this.commit(stored, d.change)) {
+        metrics.escalations.inc({ result: 'update' });
+        return { outcome: 'updated', incidentId: stored.incident.id };
+      }
+    }
+    throw new AlertsError(
+      ALERTS_CODES.HANDLER_FAILED,
+      `timer of ${timer.incidentId}: too many conflicting updates`,
+    );
+  }
+
+  /**
+   * Schedules the timers every open incident should have (deterministic job ids make
+   * this harmless). Run at start and periodically: it closes the gap of a crash
+   * between a commit and its timer.
+   */
+  async repairTimers(): Promise<number> {
+    let n = 0;
+    for (const id of await this.opts.store.openIds()) {
+      const stored = await this.opts.store.get(id);
+      if (stored === null) continue;
+      for (const t of pendingTimers(stored.incident)) {
+        await this.opts.timers.schedule(t);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async commit(stored: StoredIncident, change: IncidentChange): Promise<boolean> {
+    const saved = await this.opts.store.update(
+      stored.raw,
+      change.incident,
+      change.audit,
+      change.pages,
+      this.opts.clock(),
+    );
+    if (saved === null) {
+      this.opts.metrics.casConflicts.inc();
+      return false;
+    }
+    await this.afterCommit(change);
+    return true;
+  }
+
+  /** The building's open incident; a key naming a missing or closed incident is cleared. */
+  private async loadOpen(buildingId: string): Promise<StoredIncident | null> {
+    const id = await this.opts.store.openIdFor(buildingId);
+    if (id === null) return null;
+    const stored = await this.opts.store.get(id);
+    if (stored === null || stored.incident.state === 'closed') {
+      await this.opts.store.clearStaleOpen(buildingId, id);
+      return null;
+    }
+    return stored;
+  }
+
+  private async afterCommit(change: IncidentChange): Promise<void> {
+    const { logger } = this.opts;
+    const work: Promise<unknown>[] = [];
+    for (const page of change.pages) work.push(this.opts.dispatcher.dispatch(page));
+    for (const t of change.timers) {
+      // A failed schedule is repaired by repairTimers; it must not fail the input.
+      work.push(
+        this.opts.timers.schedule(t).catch((err: unknown) => {
+          logger.error(
+            { err, incidentId: t.incidentId, kind: t.kind, step: t.step },
+            'timer schedule failed',
+          );
+        }),
+      );
+    }
+    const live: LiveMessage = { type: 'incident', incident: change.incident };
+    work.push(
+      this.opts.redis.publish(this.opts.keys.live, JSON.stringify(live)).catch((err: unknown) => {
+        logger.warn({ err, incidentId: change.incident.id }, 'live incident update not published');
+      }),
+    );
+    await Promise.all(work);
+    if (logger.isLevelEnabled('debug')) logAudit(logger, change.incident.id, change.audit);
+  }
+}
+
+function logAudit(logger: Logger, incidentId: string, audit: AuditEntry[]): void {
+  for (const a of audit) logger.debug({ incidentId, ...a }, 'incident audit');
+}
