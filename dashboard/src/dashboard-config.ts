@@ -1,0 +1,42 @@
+import { parseConfig } from '@hub/protocol';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Environment of the dashboard service. Only src/main.ts reads process.env and passes it here. */
+export const dashboardEnvSchema = z.object({
+  HUB_REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:16379')
+    .refine(
+      (u) => u.startsWith('redis://') || u.startsWith('rediss://'),
+      'must be a redis:// or rediss:// URL',
+    ),
+  HUB_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -')
+    .default('hub'),
+  HUB_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(18080),
+  HUB_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  HUB_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+export interface DashboardConfig {
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** Validates the environment once; throws ConfigError listing every violation. */
+export function loadDashboardConfig(env: Record<string, string | undefined>): DashboardConfig {
+  const e = parseConfig('dashboard', dashboardEnvSchema, env);
+  return Object.freeze({
+    redisUrl: e.HUB_REDIS_URL,
+    keyPrefix: e.HUB_KEY_PREFIX,
+    port: e.HUB_DASHBOARD_PORT,
+    host: e.HUB_DASHBOARD_HOST,
+    logLevel: e.HUB_LOG_LEVEL,
+  });
+}

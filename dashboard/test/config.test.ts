@@ -1,0 +1,51 @@
+import { ConfigError } from '@hub/protocol';
+import { describe, expect, it } from 'vitest';
+import { loadDashboardConfig } from '../src/dashboard-config.js';
+
+describe('loadDashboardConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(loadDashboardConfig({})).toEqual({
+      redisUrl: 'redis://127.0.0.1:16379',
+      keyPrefix: 'hub',
+      port: 18080,
+      host: '127.0.0.1',
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const c = loadDashboardConfig({
+      HUB_REDIS_URL: 'redis://10.0.0.5:6379/2',
+      HUB_KEY_PREFIX: 'ganzhou',
+      HUB_DASHBOARD_PORT: '8080',
+      HUB_DASHBOARD_HOST: '0.0.0.0',
+      HUB_LOG_LEVEL: 'debug',
+    });
+    expect(c).toMatchObject({
+      redisUrl: 'redis://10.0.0.5:6379/2',
+      keyPrefix: 'ganzhou',
+      port: 8080,
+      host: '0.0.0.0',
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('lists every violation at once', () => {
+    try {
+      loadDashboardConfig({
+        HUB_REDIS_URL: 'http://x',
+        HUB_KEY_PREFIX: 'a:b',
+        HUB_DASHBOARD_PORT: '70000',
+        HUB_LOG_LEVEL: 'loud',
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const e = err as ConfigError;
+      expect(e.violations).toHaveLength(4);
+      for (const v of ['HUB_REDIS_URL', 'HUB_KEY_PREFIX', 'HUB_DASHBOARD_PORT', 'HUB_LOG_LEVEL']) {
+        expect(e.message).toContain(v);
+      }
+    }
+  });
+});
