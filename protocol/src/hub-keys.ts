@@ -36,6 +36,21 @@ export interface HubKeys {
   readonly incidentSeq: string;
   // live views
   readonly live: string;
+  // hazard tickets and key-period mode (see hazard-tickets.ts)
+  hazardTicket(id: string): string;
+  /** ZSET of open ticket ids, score: deadline ms. */
+  readonly hazardTicketsOpen: string;
+  /** ZSET of every ticket id, score: openedAt ms. */
+  readonly hazardTicketsByTime: string;
+  /** String: the open ticket id of a building and hazard lane. */
+  buildingOpenTicket(buildingId: string, lane: string): string;
+  readonly hazardTicketSeq: string;
+  /** Stream of operators' actions (tickets, incident confirmation); fields u/j/r. */
+  readonly operatorActions: string;
+  /** JSON KeyPeriodConfig, written by the dashboard. */
+  readonly keyPeriod: string;
+  /** Pub/sub channel: the key-period config changed. */
+  readonly keyPeriodChanged: string;
   // BullMQ
   readonly bullPrefix: string;
 }
@@ -63,6 +78,14 @@ export function hubKeys(prefix = 'hub'): HubKeys {
     pageSent: (incidentId, step, stationId) => `${p}:page-sent:${incidentId}:${step}:${stationId}`,
     incidentSeq: `${p}:incidents:seq`,
     live: `${p}:live`,
+    hazardTicket: (id) => `${p}:ticket:${id}`,
+    hazardTicketsOpen: `${p}:tickets:open`,
+    hazardTicketsByTime: `${p}:tickets:by-time`,
+    buildingOpenTicket: (buildingId, lane) => `${p}:building:${buildingId}:ticket:${lane}`,
+    hazardTicketSeq: `${p}:tickets:seq`,
+    operatorActions: `${p}:stream:operator-actions`,
+    keyPeriod: `${p}:key-period`,
+    keyPeriodChanged: `${p}:key-period:changed`,
     bullPrefix: `${p}:bull`,
   };
 }

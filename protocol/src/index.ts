@@ -3,6 +3,7 @@ export * from './decoders.js';
 export * from './device-kinds.js';
 export * from './envelope.js';
 export * from './events.js';
+export * from './hazard-tickets.js';
 export * from './hub-keys.js';
 export * from './limits.js';
 export * from './registry-entities.js';
