@@ -85,7 +85,17 @@ export class EscalationTimers implements TimerScheduler {
         }
         await opts.handler(job.data);
       },
-      { connection: opts.workerConnection, prefix: opts.prefix, concurrency: opts.concurrency ?? 16 },
+      {
+        connection: opts.workerConnection,
+        prefix: opts.prefix,
+        concurrency: opts.concurrency ?? 16,
+        // A timer job in hand when its process is killed is "stalled" and runs again
+        // once its lock expires: BullMQ's 30 s default would make that escalation
+        // 30 s late. Handlers take milliseconds, so a short lock is safe (a job run
+        // twice is a stale no-op).
+        lockDuration: 5_000,
+        stalledInterval: 2_500,
+      },
     );
     this.worker.on('error', (err) => opts.logger.error({ err }, 'timer worker error'));
     this.worker.on('failed', (job, err) =>

@@ -1,4 +1,4 @@
-import type { AuditEntry, HubKeys, PageMessage } from '@hub/protocol';
+import type { AuditEntry, HubKeys, LiveMessage, PageMessage } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AlertsKeys } from './alerts-keys.js';
@@ -16,8 +16,9 @@ import type { PageSender } from './page-sender.js';
  *   2. dispatch(): `SET keys.pageSent(incident, step, station) NX` claims the send;
  *      a second dispatch of the same page (a replayed stream entry, a second
  *      process) finds the marker and stops.
- *   3. The page goes out (MQTT QoS 1, PUBACK awaited; then the live channel).
- *   4. The outbox entry is deleted and a `page_sent` audit line written (one MULTI).
+ *   3. The page goes out (MQTT QoS 1, PUBACK awaited).
+ *   4. The outbox entry is deleted, a `page_sent` audit line written and the page
+ *      published on the live channel (one MULTI).
  *
  * The gap the brief names, a crash between 2 and 3 (marker set, page never sent),
  * is closed by the outbox: the sweeper sends every entry older than `sweepMinAgeMs`
@@ -142,10 +143,12 @@ export class PageDispatcher {
       channel: 'mqtt',
       detail: `step ${page.step}, page ${page.pageId}${fromSweep ? ', resent from the outbox' : ''}`,
     };
+    const live: LiveMessage = { type: 'page', page };
     await redis
       .multi()
       .hdel(akeys.outbox, page.pageId)
       .rpush(keys.incidentAudit(page.incidentId), JSON.stringify(entry))
+      .publish(keys.live, JSON.stringify(live))
       .exec();
     return 'sent';
   }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { type HubKeys, type LiveMessage, type PageMessage, stationTopic } from '@hub/protocol';
+import { type HubKeys, type PageMessage, stationTopic } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -32,16 +32,15 @@ export class MqttPageSender implements PageSender {
 
   async send(page: PageMessage): Promise<void> {
     const body = JSON.stringify(page);
-    // QoS 1 to the station's terminal: resolves on PUBACK from the broker.
+    // QoS 1 to the station's terminal: resolves on PUBACK from the broker. The live
+    // channel copy is published by the dispatcher in the same MULTI that deletes the
+    // outbox entry: one round trip fewer between PUBACK and "sent" recorded, which is
+    // the only window where a crash makes the outbox send a page a second time.
     await withTimeout(
       this.opts.client.publishAsync(stationTopic(page.stationId, 'page'), body, { qos: 1 }),
       this.timeoutMs,
       'MQTT publish of a page',
     );
-    // The live channel is a view (losing one message is harmless: state is in keys);
-    // it goes second so a Redis hiccup never holds back the station's page.
-    const live: LiveMessage = { type: 'page', page };
-    await this.opts.redis.publish(this.opts.keys.live, JSON.stringify(live));
   }
 }
 
