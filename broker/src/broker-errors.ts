@@ -12,6 +12,22 @@ export const BROKER_ERRORS = {
   OVERLOADED: 'E_BROKER_OVERLOADED',
   /** A publish from a connection with no authenticated principal (e.g. an orphan will). */
   NO_PRINCIPAL: 'E_BROKER_NO_PRINCIPAL',
+  /** A malformed CONNECT (bad UTF-8, NUL, wildcard will topic): closed without CONNACK. */
+  PROTOCOL: 'E_BROKER_PROTOCOL',
+} as const;
+
+/**
+ * Rejection codes the broker adds to protocol's REJECT_CODES for the
+ * `hub_broker_rejections_total{code}` label (kept here, not in protocol, so no other
+ * workspace's exhaustive switch on RejectCode changes meaning).
+ */
+export const BROKER_REJECT_CODES = {
+  /** The MQTT rules themselves broken: bad UTF-8, NUL, message id 0, wildcard will. */
+  PROTOCOL: 'E_PROTOCOL',
+  /** Connection refused by a rate limit or the connection cap, before CONNECT. */
+  RATE_LIMITED: 'E_RATE_LIMITED',
+  /** Telemetry dropped because the broker or a subscriber is overloaded. */
+  SHED: 'E_SHED',
 } as const;
 export type BrokerErrorCode = (typeof BROKER_ERRORS)[keyof typeof BROKER_ERRORS];
 

@@ -21,8 +21,15 @@ import {
   publishChannelFor,
 } from './access-rules.js';
 import { authenticateClient } from './authenticate-client.js';
-import { BROKER_ERRORS, BrokerError } from './broker-errors.js';
+import { BROKER_ERRORS, BROKER_REJECT_CODES, BrokerError } from './broker-errors.js';
 import type { BrokerMetrics } from './broker-metrics.js';
+import {
+  type ConnectFields,
+  type ConnectRefusal,
+  checkConnectPacket,
+  checkWill,
+  hasForbiddenChar,
+} from './connect-rules.js';
 import type { DurableWriter } from './durable-writer.js';
 import { type Principal, principalName } from './principal.js';
 
@@ -71,6 +78,11 @@ export interface BrokerHookDeps {
 }
 
 export interface BrokerHooks {
+  preConnect(
+    client: Client,
+    packet: ConnectFields,
+    callback: (error: Error | null, success: boolean) => void,
+  ): void;
   authenticate(
     client: Client,
     username: string | undefined,
@@ -98,6 +110,12 @@ interface HubClient extends Client {
   hubPrincipal?: Principal;
   /** This connection's durable writes waiting for Redis. */
   hubInflight?: number;
+  /** A refusal found by preConnect that is answered with a CONNACK code in authenticate. */
+  hubRefusal?: ConnectRefusal;
+  /** aedes' copy of the CONNECT's will while the connection is being authenticated. */
+  _will?: ConnectFields['will'];
+  /** aedes' will once connected (the object handed to authorizePublish when it fires). */
+  will?: unknown;
 }
 
 export function principalOf(client: Client | null): Principal | undefined {
@@ -148,36 +166,86 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     dropped.add(packet);
   }
 
+  /**
+   * Runs on the raw CONNECT before aedes' own checks and authentication. A malformed
+   * CONNECT (bad UTF-8, NUL, wildcard will) closes the connection without a CONNACK
+   * [MQTT-1.5.3-1]; a refusal that the spec answers with a CONNACK code (empty client
+   * id with a persistent session, [MQTT-3.1.3-8]) is left on the client for
+   * `authenticate`, which is where aedes sends refusal CONNACKs.
+   */
+  function preConnect(
+    client: Client,
+    packet: ConnectFields,
+    callback: (error: Error | null, success: boolean) => void,
+  ): void {
+    const refusal = checkConnectPacket(packet);
+    if (refusal === null) {
+      callback(null, true);
+      return;
+    }
+    if (refusal.returnCode !== null) {
+      (client as HubClient).hubRefusal = refusal;
+      callback(null, true);
+      return;
+    }
+    countConnectRefusal(refusal.reason, BROKER_REJECT_CODES.PROTOCOL);
+    log.warn({ clientId: clip(packet.clientId), reason: refusal.reason }, 'malformed CONNECT: closing');
+    callback(new BrokerError(BROKER_ERRORS.PROTOCOL, `malformed CONNECT: ${refusal.reason}`), false);
+  }
+
+  function countConnectRefusal(reason: string, code: string): void {
+    metrics.connects.inc({ result: reason });
+    metrics.rejections.inc({ code, channel: 'connect' });
+  }
+
+  function refuseConnect(
+    client: Client,
+    username: string | undefined,
+    reason: string,
+    code: string,
+    returnCode: number,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    countConnectRefusal(reason, code);
+    // Never the password; wire strings clipped.
+    log.warn({ clientId: clip(client.id), username: clip(username), reason, returnCode }, 'connect refused');
+    const err = Object.assign(new Error(`connect refused: ${reason}`), { returnCode });
+    done(err as unknown as AuthenticateError, null);
+  }
+
   function authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const result = authenticateClient(registry.current, client.id, username, password);
-    if (result.ok) {
-      (client as HubClient).hubPrincipal = result.principal;
-      metrics.connects.inc({ result: 'ok' });
-      log.debug({ clientId: client.id, kind: result.principal.kind }, 'client authenticated');
-      done(null, true);
+    const hc = client as HubClient;
+    const early = hc.hubRefusal;
+    if (early !== undefined && early.returnCode !== null) {
+      refuseConnect(client, username, early.reason, BROKER_REJECT_CODES.PROTOCOL, early.returnCode, done);
       return;
     }
-    metrics.connects.inc({ result: result.reason });
-    metrics.rejections.inc({ code: REJECT_CODES.BAD_CREDENTIALS, channel: 'connect' });
-    // Never the password; wire strings clipped.
-    log.warn(
-      {
-        clientId: clip(client.id),
-        username: clip(username),
-        reason: result.reason,
-        returnCode: result.returnCode,
-      },
-      'connect refused',
-    );
-    const err = Object.assign(new Error(`connect refused: ${result.reason}`), {
-      returnCode: result.returnCode,
-    });
-    done(err as unknown as AuthenticateError, null);
+    const result = authenticateClient(registry.current, client.id, username, password);
+    if (!result.ok) {
+      refuseConnect(client, username, result.reason, REJECT_CODES.BAD_CREDENTIALS, result.returnCode, done);
+      return;
+    }
+    const willRefusal = checkWill(result.principal, hc._will);
+    if (willRefusal !== null && willRefusal.returnCode !== null) {
+      refuseConnect(
+        client,
+        username,
+        willRefusal.reason,
+        REJECT_CODES.NOT_AUTHORIZED,
+        willRefusal.returnCode,
+        done,
+      );
+      return;
+    }
+    hc.hubPrincipal = result.principal;
+    metrics.connects.inc({ result: 'ok' });
+    log.debug({ clientId: client.id, kind: result.principal.kind }, 'client authenticated');
+    done(null, true);
   }
 
   function authorizePublish(
@@ -195,7 +263,12 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     }
     const channel = publishChannelFor(principal, packet.topic, scratch);
     if (channel === null) {
-      metrics.rejections.inc({ code: REJECT_CODES.NOT_AUTHORIZED, channel: channelLabel(packet.topic) });
+      // Only on the refusal path (never for an allowed topic): tell malformed topic
+      // names ([MQTT-1.5.3-1], [MQTT-1.5.3-2]) from authorization failures.
+      const code = hasForbiddenChar(packet.topic)
+        ? BROKER_REJECT_CODES.PROTOCOL
+        : REJECT_CODES.NOT_AUTHORIZED;
+      metrics.rejections.inc({ code, channel: channelLabel(packet.topic) });
       log.warn(
         { client: principalName(principal), kind: principal.kind, topic: clip(packet.topic) },
         'publish outside own topics: disconnecting',
@@ -230,6 +303,15 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
         // Status is retained: an invalid one would be replayed to every subscriber.
         const decoded = decodeStatus(payloadString(packet.payload));
         if (!decoded.ok) rejectPayload(packet, principal, channel, decoded.code, decoded.message);
+        else if (client !== null && packet === (client as HubClient).will) {
+          // The last will firing (aedes' Client.close hands its will object here). Its
+          // `ts` is the CONNECT time; stamp the time the broker saw the connection go,
+          // and keep it retained: it is the device's current state (protocol/status.ts).
+          // One allocation per lost connection, never per message.
+          packet.payload = Buffer.from(JSON.stringify({ ...decoded.value, ts: clock.now() }));
+          packet.retain = true;
+          metrics.willsPublished.inc();
+        }
         callback(null);
         return;
       }
@@ -360,7 +442,7 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     callback: (error: Error | null, subscription?: Subscription | null) => void,
   ): void {
     const principal = principalOf(client);
-    if (principal === undefined || !maySubscribe(principal, sub.topic)) {
+    if (principal === undefined || hasForbiddenChar(sub.topic) || !maySubscribe(principal, sub.topic)) {
       metrics.rejections.inc({ code: REJECT_CODES.NOT_AUTHORIZED, channel: 'subscribe' });
       log.warn(
         { client: principal ? principalName(principal) : clip(client.id), topic: clip(sub.topic) },
@@ -376,6 +458,7 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
   }
 
   return {
+    preConnect,
     authenticate,
     authorizePublish,
     authorizeSubscribe,

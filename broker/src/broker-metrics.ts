@@ -21,6 +21,8 @@ export interface BrokerMetrics {
   readonly durableWrites: Counter<'stream' | 'result'>;
   readonly durableInflight: Gauge;
   readonly eventAckLatency: Histogram;
+  readonly willsPublished: Counter;
+  readonly takeovers: Counter;
   /** Pre-bound per-channel children: the hot path does no label lookup. */
   readonly messagesInBy: Readonly<Record<PublishChannel, { inc(): void }>>;
 }
@@ -73,6 +75,16 @@ export function createBrokerMetrics(connectedClients: () => number, inflight: ()
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const willsPublished = new Counter({
+    name: 'hub_broker_wills_published_total',
+    help: 'Last wills (retained offline status) published for connections lost without DISCONNECT',
+    registers: [registry],
+  });
+  const takeovers = new Counter({
+    name: 'hub_broker_takeovers_total',
+    help: 'Connections closed because the same client id connected again [MQTT-3.1.4-2]',
+    registers: [registry],
+  });
   const messagesInBy = {} as Record<PublishChannel, { inc(): void }>;
   for (const c of CHANNEL_LABELS) messagesInBy[c] = messagesIn.labels(c);
   return {
@@ -84,6 +96,8 @@ export function createBrokerMetrics(connectedClients: () => number, inflight: ()
     durableWrites,
     durableInflight,
     eventAckLatency,
+    willsPublished,
+    takeovers,
     messagesInBy,
   };
 }

@@ -5,9 +5,11 @@ import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from './broker-config.js';
+import { BROKER_REJECT_CODES } from './broker-errors.js';
 import { createBrokerHooks } from './broker-hooks.js';
 import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js';
 import { DurableWriter } from './durable-writer.js';
+import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
 
 export interface CreateBrokerOptions {
@@ -33,6 +35,12 @@ export interface HubBroker {
   ready(): Promise<boolean>;
   /** Closes the listener and every client connection. Does not close `redis`. */
   close(): Promise<void>;
+}
+
+/** The aedes 1.2 internals wrapped here (lib/../aedes.js); not in its typings. */
+interface AedesInternals {
+  registerClient(client: Client): void;
+  clients: Record<string, Client | undefined>;
 }
 
 type PublishFn = (
@@ -82,6 +90,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     maxClientsIdLength: 128,
     // The v1 tree has 4 levels; anything much deeper is abuse.
     maxTopicLevels: 16,
+    preConnect: hooks.preConnect as never,
     authenticate: hooks.authenticate,
     authorizePublish: hooks.authorizePublish,
     authorizeSubscribe: hooks.authorizeSubscribe,
@@ -101,10 +110,29 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     routePublish.call(aedes, packet, client, done);
   };
 
+  // [MQTT-3.1.4-2]: a second CONNECT with the same client id closes the first
+  // connection (aedes does it in registerClient). The old connection's will is dropped
+  // first: the device is online again on the new connection, and an `offline` will
+  // published after the new connection's `online` status would leave the wrong
+  // retained state.
+  const internals = aedes as unknown as AedesInternals;
+  const registerClient = internals.registerClient.bind(aedes);
+  internals.registerClient = (client: Client) => {
+    const previous = internals.clients[client.id];
+    if (previous !== undefined && previous !== client && !previous.closed) {
+      (previous as unknown as { will: unknown }).will = null;
+      metrics.takeovers.inc();
+      log.info({ clientId: client.id }, 'same client id connected again: closing the previous connection');
+    }
+    registerClient(client);
+  };
+
   aedes.on('clientError', (client, err) => {
     log.debug({ clientId: client.id, err: err.message }, 'client error: connection closed');
   });
   aedes.on('connectionError', (_client, err) => {
+    // aedes' connect timer (lib/client.js): the CONNECT did not arrive, or only part of it.
+    if (err.message === 'connect did not arrive in time') metrics.connects.inc({ result: 'timeout' });
     log.debug({ err: err.message }, 'connection error before CONNECT completed');
   });
   // aedes emits 'error' for persistence failures; without a listener it would throw.
@@ -119,9 +147,15 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     log.warn({ clientId, length, limit: maxPacketBytes }, 'packet too large: closing the connection');
   }
 
+  function onRefusedPacket(reason: string, cmd: string): void {
+    metrics.rejections.inc({ code: BROKER_REJECT_CODES.PROTOCOL, channel: 'packet' });
+    log.warn({ reason, cmd }, 'protocol violation: closing the connection');
+  }
+
   function onConnection(socket: Socket): void {
     const client = aedes.handle(socket);
     capPacketSize(client, maxPacketBytes, onOversize);
+    guardPackets(client, onRefusedPacket);
   }
 
   let server: Server | null = null;

@@ -13,6 +13,8 @@ export interface DevicePrincipal {
   readonly id: string;
   /** `v1/dev/{id}/cmd`: the only topic a device may subscribe to. */
   readonly cmdTopic: string;
+  /** `v1/dev/{id}/status`: the only topic its last will may name. */
+  readonly statusTopic: string;
 }
 
 export interface StationPrincipal {
@@ -32,7 +34,7 @@ export interface ServicePrincipal {
 }
 
 export function devicePrincipal(id: string): DevicePrincipal {
-  return { kind: 'device', id, cmdTopic: deviceTopic(id, 'cmd') };
+  return { kind: 'device', id, cmdTopic: deviceTopic(id, 'cmd'), statusTopic: deviceTopic(id, 'status') };
 }
 
 export function stationPrincipal(id: string, username: string): StationPrincipal {

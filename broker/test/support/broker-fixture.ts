@@ -207,7 +207,9 @@ export function eventJson(
 }
 
 export async function counterValue(
-  metric: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> },
+  metric: {
+    get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }>;
+  },
   labels: Record<string, string>,
 ): Promise<number> {
   const { values } = await metric.get();

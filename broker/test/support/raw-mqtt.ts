@@ -20,14 +20,20 @@ export class RawMqtt {
     });
   }
 
-  static async connect(port: number, clientId: string, username: string, password: string): Promise<RawMqtt> {
-    const socket = tcpConnect(port, '127.0.0.1');
+  /** A TCP connection with nothing sent yet (`localAddress` picks a loopback source). */
+  static async open(port: number, localAddress?: string): Promise<RawMqtt> {
+    const socket = tcpConnect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
     socket.setNoDelay(true);
+    const c = new RawMqtt(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('error', reject);
     });
-    const c = new RawMqtt(socket);
+    return c;
+  }
+
+  static async connect(port: number, clientId: string, username: string, password: string): Promise<RawMqtt> {
+    const c = await RawMqtt.open(port);
     c.send({
       cmd: 'connect',
       protocolId: 'MQTT',
@@ -42,6 +48,23 @@ export class RawMqtt {
     const connack = c.received.find((p) => p.cmd === 'connack') as { returnCode?: number };
     if (connack.returnCode !== 0) throw new Error(`CONNACK ${connack.returnCode}`);
     return c;
+  }
+
+  /** Writes raw bytes (hand-built frames, see frames.ts). */
+  write(buf: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(buf);
+  }
+
+  /** The CONNACK return code, or null when the broker closed without sending one. */
+  async connackOrClose(timeoutMs = 10_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ack = this.received.find((p) => p.cmd === 'connack') as { returnCode?: number } | undefined;
+      if (ack !== undefined) return ack.returnCode ?? -1;
+      if (this.closed) return null;
+      if (Date.now() > deadline) throw new Error('timed out waiting for CONNACK or close');
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   send(packet: Packet): void {
