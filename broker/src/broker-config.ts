@@ -50,6 +50,27 @@ export const brokerEnvSchema = z
     /** Largest MQTT packet (remaining length) accepted, checked before the body is buffered. */
     HUB_MQTT_MAX_PACKET_BYTES: intEnv(MAX_PACKET_BYTES, 1024, 256 * 1024 * 1024),
     HUB_MQTT_CONNECT_TIMEOUT_MS: intEnv(30_000, 1000, 600_000),
+    /** Open MQTT connections at most; more are closed at accept. */
+    HUB_MQTT_MAX_CONNECTIONS: intEnv(100_000, 1, 10_000_000),
+    /**
+     * New connections per second (token bucket) from one source address, and its burst.
+     * Generous: a carrier NAT can put thousands of devices behind one address, and they
+     * all reconnect after a power cut.
+     */
+    HUB_MQTT_CONN_RATE_PER_ADDRESS: intEnv(200, 1, 1_000_000),
+    HUB_MQTT_CONN_BURST_PER_ADDRESS: intEnv(2000, 1, 1_000_000),
+    /** New connections per second for the whole broker, and its burst. */
+    HUB_MQTT_CONN_RATE_GLOBAL: intEnv(2000, 1, 1_000_000),
+    HUB_MQTT_CONN_BURST_GLOBAL: intEnv(5000, 1, 1_000_000),
+    /** Source addresses remembered by the per-address limit (memory bound). */
+    HUB_MQTT_TRACKED_ADDRESSES: intEnv(10_000, 1, 1_000_000),
+    /** Failed logins: delay of the second refusal, doubled each time up to the max. */
+    HUB_MQTT_LOGIN_BACKOFF_BASE_MS: intEnv(250, 0, 60_000),
+    HUB_MQTT_LOGIN_BACKOFF_MAX_MS: intEnv(10_000, 0, 300_000),
+    /** A failure count is forgotten this long after its last failure. */
+    HUB_MQTT_LOGIN_FAILURE_MEMORY_MS: intEnv(600_000, 1000, 86_400_000),
+    /** Addresses, and usernames, remembered by the login backoff (memory bound). */
+    HUB_MQTT_LOGIN_TRACKED: intEnv(10_000, 1, 1_000_000),
   })
   .transform((e) => ({
     redisUrl: e.HUB_REDIS_URL,
@@ -60,6 +81,20 @@ export const brokerEnvSchema = z
       port: e.HUB_MQTT_PORT,
       maxPacketBytes: e.HUB_MQTT_MAX_PACKET_BYTES,
       connectTimeoutMs: e.HUB_MQTT_CONNECT_TIMEOUT_MS,
+    },
+    admission: {
+      maxConnections: e.HUB_MQTT_MAX_CONNECTIONS,
+      perAddressRatePerS: e.HUB_MQTT_CONN_RATE_PER_ADDRESS,
+      perAddressBurst: e.HUB_MQTT_CONN_BURST_PER_ADDRESS,
+      globalRatePerS: e.HUB_MQTT_CONN_RATE_GLOBAL,
+      globalBurst: e.HUB_MQTT_CONN_BURST_GLOBAL,
+      maxTrackedAddresses: e.HUB_MQTT_TRACKED_ADDRESSES,
+    },
+    loginBackoff: {
+      baseMs: e.HUB_MQTT_LOGIN_BACKOFF_BASE_MS,
+      maxMs: e.HUB_MQTT_LOGIN_BACKOFF_MAX_MS,
+      forgetAfterMs: e.HUB_MQTT_LOGIN_FAILURE_MEMORY_MS,
+      maxTracked: e.HUB_MQTT_LOGIN_TRACKED,
     },
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
@@ -79,5 +114,7 @@ export function parseBrokerConfig(env: Record<string, string | undefined>): Read
   Object.freeze(config.mqtt);
   Object.freeze(config.http);
   Object.freeze(config.durable);
+  Object.freeze(config.admission);
+  Object.freeze(config.loginBackoff);
   return config;
 }

@@ -31,6 +31,7 @@ import {
   hasForbiddenChar,
 } from './connect-rules.js';
 import type { DurableWriter } from './durable-writer.js';
+import type { LoginBackoff } from './login-backoff.js';
 import { type Principal, principalName } from './principal.js';
 
 /**
@@ -75,6 +76,8 @@ export interface BrokerHookDeps {
   maxInflight: number;
   /** Durable writes in flight for one connection: one flooding device cannot use up the global budget. */
   maxInflightPerClient: number;
+  /** Failed-login backoff: refusals are answered later the more an address or username fails. */
+  backoff?: LoginBackoff;
 }
 
 export interface BrokerHooks {
@@ -137,7 +140,17 @@ function payloadString(payload: string | Buffer): string {
 }
 
 export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
-  const { registry, keys, writer, metrics, logger: log, clock, maxInflight, maxInflightPerClient } = deps;
+  const {
+    registry,
+    keys,
+    writer,
+    metrics,
+    logger: log,
+    clock,
+    maxInflight,
+    maxInflightPerClient,
+    backoff,
+  } = deps;
   /** Packets acknowledged but not routed; entries vanish with the packets (weak). */
   const dropped = new WeakSet<object>();
   /** Reused by parseTopic on every service publish (no allocation per message). */
@@ -207,10 +220,22 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
     countConnectRefusal(reason, code);
+    const address = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown';
+    const delayMs = backoff === undefined ? 0 : backoff.failed(address, username, clock.now());
     // Never the password; wire strings clipped.
-    log.warn({ clientId: clip(client.id), username: clip(username), reason, returnCode }, 'connect refused');
+    log.warn(
+      { clientId: clip(client.id), username: clip(username), address, reason, returnCode, delayMs },
+      'connect refused',
+    );
     const err = Object.assign(new Error(`connect refused: ${reason}`), { returnCode });
-    done(err as unknown as AuthenticateError, null);
+    if (delayMs <= 0) {
+      done(err as unknown as AuthenticateError, null);
+      return;
+    }
+    // The CONNACK refusal is held back; aedes keeps the client paused meanwhile and
+    // drops the answer if the client went away (lib/handlers/connect.js, negate()).
+    metrics.loginsDelayed.inc();
+    setTimeout(done, delayMs, err as unknown as AuthenticateError, null);
   }
 
   function authenticate(
@@ -243,6 +268,7 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
       return;
     }
     hc.hubPrincipal = result.principal;
+    if (username !== undefined) backoff?.succeeded(username);
     metrics.connects.inc({ result: 'ok' });
     log.debug({ clientId: client.id, kind: result.principal.kind }, 'client authenticated');
     done(null, true);

@@ -22,13 +22,28 @@ export interface BrokerMetrics {
   readonly durableInflight: Gauge;
   readonly eventAckLatency: Histogram;
   readonly willsPublished: Counter;
+  readonly connectionsRefused: Counter<'reason'>;
+  readonly loginsDelayed: Counter;
+  readonly sockets: Gauge;
+  readonly tracked: Gauge<'table'>;
   readonly takeovers: Counter;
   /** Pre-bound per-channel children: the hot path does no label lookup. */
   readonly messagesInBy: Readonly<Record<PublishChannel, { inc(): void }>>;
 }
 
-export function createBrokerMetrics(connectedClients: () => number, inflight: () => number): BrokerMetrics {
+/** Sizes read when /metrics is scraped (no bookkeeping on the hot path). */
+export interface MetricSources {
+  connectedClients(): number;
+  inflight(): number;
+  openSockets(): number;
+  /** Entries in each bounded table (addresses, login failures). */
+  tracked(): { addresses: number; logins: number };
+}
+
+export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   const registry = new Registry();
+  const connectedClients = () => src.connectedClients();
+  const inflight = () => src.inflight();
   const connections = new Gauge({
     name: 'hub_broker_connections',
     help: 'Authenticated MQTT connections open now',
@@ -85,6 +100,36 @@ export function createBrokerMetrics(connectedClients: () => number, inflight: ()
     help: 'Connections closed because the same client id connected again [MQTT-3.1.4-2]',
     registers: [registry],
   });
+  const connectionsRefused = new Counter({
+    name: 'hub_broker_connections_refused_total',
+    help: 'TCP connections closed at accept, before CONNECT: max_connections, rate_address, rate_global',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const loginsDelayed = new Counter({
+    name: 'hub_broker_logins_delayed_total',
+    help: 'Refused logins whose CONNACK was held back by the failed-login backoff',
+    registers: [registry],
+  });
+  const sockets = new Gauge({
+    name: 'hub_broker_sockets',
+    help: 'TCP connections open now, authenticated or not (bounded by HUB_MQTT_MAX_CONNECTIONS)',
+    registers: [registry],
+    collect() {
+      this.set(src.openSockets());
+    },
+  });
+  const tracked = new Gauge({
+    name: 'hub_broker_tracked_entries',
+    help: 'Entries in the bounded pre-authentication tables (addresses: rate limit; logins: backoff)',
+    labelNames: ['table'] as const,
+    registers: [registry],
+    collect() {
+      const t = src.tracked();
+      this.set({ table: 'addresses' }, t.addresses);
+      this.set({ table: 'logins' }, t.logins);
+    },
+  });
   const messagesInBy = {} as Record<PublishChannel, { inc(): void }>;
   for (const c of CHANNEL_LABELS) messagesInBy[c] = messagesIn.labels(c);
   return {
@@ -98,6 +143,10 @@ export function createBrokerMetrics(connectedClients: () => number, inflight: ()
     eventAckLatency,
     willsPublished,
     takeovers,
+    connectionsRefused,
+    loginsDelayed,
+    sockets,
+    tracked,
     messagesInBy,
   };
 }

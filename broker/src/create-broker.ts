@@ -8,7 +8,9 @@ import type { BrokerConfig } from './broker-config.js';
 import { BROKER_REJECT_CODES } from './broker-errors.js';
 import { createBrokerHooks } from './broker-hooks.js';
 import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js';
+import { ConnectionAdmission } from './connection-admission.js';
 import { DurableWriter } from './durable-writer.js';
+import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
 
@@ -36,6 +38,8 @@ export interface HubBroker {
   /** Closes the listener and every client connection. Does not close `redis`. */
   close(): Promise<void>;
 }
+
+function ignoreError(): void {}
 
 /** The aedes 1.2 internals wrapped here (lib/../aedes.js); not in its typings. */
 interface AedesInternals {
@@ -68,10 +72,14 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
 
   let hooksRef: ReturnType<typeof createBrokerHooks> | null = null;
   let aedesRef: Aedes | null = null;
-  const metrics = createBrokerMetrics(
-    () => (aedesRef as { connectedClients?: number } | null)?.connectedClients ?? 0,
-    () => hooksRef?.inflight() ?? 0,
-  );
+  const admission = new ConnectionAdmission(config.admission, clock.now());
+  const backoff = new LoginBackoff(config.loginBackoff);
+  const metrics = createBrokerMetrics({
+    connectedClients: () => (aedesRef as { connectedClients?: number } | null)?.connectedClients ?? 0,
+    inflight: () => hooksRef?.inflight() ?? 0,
+    openSockets: () => admission.open,
+    tracked: () => ({ addresses: admission.trackedAddresses, logins: backoff.tracked }),
+  });
   const hooks = createBrokerHooks({
     registry,
     keys,
@@ -81,6 +89,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     clock,
     maxInflight: config.durable.maxInflight,
     maxInflightPerClient: config.durable.maxInflightPerClient,
+    backoff,
   });
   hooksRef = hooks;
 
@@ -152,7 +161,27 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     log.warn({ reason, cmd }, 'protocol violation: closing the connection');
   }
 
+  const refusedBy = {
+    max_connections: metrics.connectionsRefused.labels('max_connections'),
+    rate_address: metrics.connectionsRefused.labels('rate_address'),
+    rate_global: metrics.connectionsRefused.labels('rate_global'),
+  };
+  // Shared by every socket ('close' listener): no closure per connection.
+  function onSocketClosed(): void {
+    admission.closed();
+  }
+
   function onConnection(socket: Socket): void {
+    // Admission before aedes sees the socket: a refused connection costs no parser,
+    // no client object and no timer.
+    const refused = admission.admit(socket.remoteAddress ?? 'unknown', clock.now());
+    if (refused !== null) {
+      refusedBy[refused].inc();
+      socket.on('error', ignoreError);
+      socket.destroy();
+      return;
+    }
+    socket.once('close', onSocketClosed);
     const client = aedes.handle(socket);
     capPacketSize(client, maxPacketBytes, onOversize);
     guardPackets(client, onRefusedPacket);

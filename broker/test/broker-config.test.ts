@@ -18,6 +18,15 @@ describe('parseBrokerConfig', () => {
         maxInflight: 10_000,
         maxInflightPerClient: 32,
       },
+      admission: {
+        maxConnections: 100_000,
+        perAddressRatePerS: 200,
+        perAddressBurst: 2000,
+        globalRatePerS: 2000,
+        globalBurst: 5000,
+        maxTrackedAddresses: 10_000,
+      },
+      loginBackoff: { baseMs: 250, maxMs: 10_000, forgetAfterMs: 600_000, maxTracked: 10_000 },
     });
     expect(Object.isFrozen(c) && Object.isFrozen(c.mqtt)).toBe(true);
   });

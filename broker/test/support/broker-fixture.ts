@@ -59,6 +59,9 @@ export function testConfig(keys: HubKeys, env: Record<string, string> = {}): Rea
     HUB_MQTT_PORT: '0',
     HUB_BROKER_HTTP_PORT: '0',
     HUB_LOG_LEVEL: 'silent',
+    // The failed-login backoff is off unless a test turns it on (admission.test.ts):
+    // other tests refuse logins on purpose and must not wait for it.
+    HUB_MQTT_LOGIN_BACKOFF_BASE_MS: '0',
     ...env,
   });
 }
