@@ -6,6 +6,9 @@
  *   hub-sim fleet --devices 1000 --rate 200 --duration 60 [--fire random --fire-at 10] [--json]
  *   hub-sim fire --building b00012|random [--json]
  *
+ *   hub-sim flood --devices 100000 --duration 300 [--fire random] [--json]
+ *   hub-sim scenario <name> --scale 10000 [--json]
+ *
  * Exit codes: 0 ok; 1 an alarm was never paged (or the run failed midway); 2 bad
  * options; 3 could not start (broker or Redis unreachable, empty registry).
  */
@@ -15,9 +18,16 @@ import { RegistryStore } from '@hub/registry';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { DEFAULT_INTERVALS, type TelemetryIntervals } from './device-profiles.js';
+import { checkFdLimit, readFdLimits } from './fd-limit.js';
 import { probeBroker } from './probe.js';
+import type { Scenario, ScenarioReport } from './scenario.js';
+import { formatReport, formatRunProgress } from './scenario-report-format.js';
+import { type RunProgress, runScenario } from './scenario-runner.js';
+import { floodScenario } from './scenarios/flood.js';
+import { findScenario, SCENARIOS } from './scenarios/index.js';
 import { SIM_ERRORS, SimError } from './sim-error.js';
 import { type Progress, runSimulation, type SimulationSummary } from './simulation.js';
+import { parseSourceAddresses, planSourceAddresses, readEphemeralPortRange } from './source-addresses.js';
 import { formatProgress, formatSummary } from './summary-format.js';
 
 const EXIT_NOT_PAGED = 1;
@@ -241,6 +251,145 @@ async function run(
   return summary.ok ? 0 : EXIT_NOT_PAGED;
 }
 
+interface FloodOpts extends CommonOpts {
+  rate: number;
+  maxConnecting: number;
+  duration?: number;
+  sourceAddresses?: string[];
+  keepalive: number;
+  intervalScale?: number;
+  telemetry: boolean;
+  status: boolean;
+  stations: boolean;
+  acceptDelayMs: number;
+  dashboardUrl?: string;
+  dashboardCookie?: string;
+}
+
+function addFloodOptions(cmd: Command): Command {
+  return addCommon(cmd)
+    .option('--rate <r>', 'new connections per second (reconnects share it)', positiveNumber, 1000)
+    .option('--max-connecting <n>', 'connection attempts waiting for CONNACK at once', positiveInt, 1000)
+    .option('--duration <s>', 'run this many seconds', positiveNumber)
+    .option(
+      '--source-addresses <list>',
+      'local addresses to connect from, comma-separated (default: 127.0.0.2, .3, ... as many as the port range needs)',
+      (v: string) => {
+        try {
+          return parseSourceAddresses(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
+    .option('--keepalive <s>', 'MQTT keepalive of each device, seconds', positiveInt, 300)
+    .option('--interval-scale <f>', 'multiply every report interval (0.01 = 100x faster)', positiveNumber)
+    .option('--no-telemetry', 'connect and hold only, no periodic reports')
+    .option('--no-status', 'no retained online status after CONNACK')
+    .option('--no-stations', 'no station listeners (pure connection flood)')
+    .option(
+      '--accept-delay-ms <ms>',
+      'station listeners accept pages after this delay',
+      nonNegativeNumber,
+      500,
+    )
+    .option(
+      '--dashboard-url <url>',
+      "also measure pages on the dashboard's live stream (e.g. http://127.0.0.1:18080/api/live)",
+      urlWith(['http:', 'https:']),
+    )
+    .option('--dashboard-cookie <cookie>', 'Cookie header of a logged-in dashboard session');
+}
+
+async function runFloodLike(scenario: Scenario, o: FloodOpts, scale: number): Promise<number> {
+  // Every connection holds a descriptor: say what to run before anything opens.
+  const fd = checkFdLimit(scale + 16, readFdLimits());
+  if (!fd.ok) {
+    process.stderr.write(`hub-sim: ${fd.message} [${SIM_ERRORS.FD_LIMIT}]\n`);
+    return EXIT_CANNOT_START;
+  }
+  const sourceAddresses = o.sourceAddresses ?? planSourceAddresses(scale, readEphemeralPortRange());
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nhub-sim: stopping (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const tty = process.stderr.isTTY === true;
+  const onProgress = (p: RunProgress) => {
+    if (tty) process.stderr.write('\r\x1b[2K' + formatRunProgress(p));
+    else process.stderr.write(formatRunProgress(p) + '\n');
+  };
+  let report: ScenarioReport;
+  let redis: Redis | null = null;
+  try {
+    await probeBroker(o.mqtt, 3_000);
+    const snapshot = await loadSnapshot(o.redis, o.prefix);
+    redis = new Redis(o.redis, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+    redis.on('error', () => {});
+    await redis.connect().catch(() => {
+      redis = null;
+    });
+    report = await runScenario(scenario, {
+      mqttUrl: o.mqtt,
+      snapshot,
+      seed: o.seed,
+      bootId: randomBytes(4).toString('hex'),
+      scale,
+      durationS: o.duration,
+      sourceAddresses,
+      connectRate: o.rate,
+      maxConnecting: o.maxConnecting,
+      connectTimeoutMs: o.connectTimeout * 1000,
+      keepaliveS: o.keepalive,
+      intervalScale: o.intervalScale,
+      telemetry: o.telemetry,
+      status: o.status,
+      noStations: !o.stations,
+      acceptDelayMs: o.acceptDelayMs,
+      pageTimeoutMs: o.pageTimeout * 1000,
+      dashboard:
+        o.dashboardUrl === undefined
+          ? null
+          : {
+              url: o.dashboardUrl,
+              headers: o.dashboardCookie === undefined ? {} : { cookie: o.dashboardCookie },
+            },
+      redis,
+      keys: hubKeys(o.prefix),
+      onProgress,
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (tty) process.stderr.write('\n');
+    if (err instanceof SimError) {
+      process.stderr.write(`hub-sim: ${err.message} [${err.code}]\n`);
+      const startup: string[] = [
+        SIM_ERRORS.BROKER_UNREACHABLE,
+        SIM_ERRORS.REDIS_UNREACHABLE,
+        SIM_ERRORS.REGISTRY_EMPTY,
+        SIM_ERRORS.NO_BUILDING,
+        SIM_ERRORS.STATION_LISTENER,
+      ];
+      return startup.includes(err.code) ? EXIT_CANNOT_START : EXIT_NOT_PAGED;
+    }
+    process.stderr.write(`hub-sim: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_NOT_PAGED;
+  } finally {
+    (redis as Redis | null)?.disconnect();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  if (tty) process.stderr.write('\n');
+  if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(formatReport(report) + '\n');
+  return report.ok ? 0 : EXIT_NOT_PAGED;
+}
+
 function intervalsFrom(o: Record<string, unknown>): Partial<TelemetryIntervals> {
   const jitter = (o.jitter as number | undefined) ?? DEFAULT_INTERVALS.smoke.jitter;
   const iv = (s: unknown, kind: keyof TelemetryIntervals) => ({
@@ -299,6 +448,46 @@ function buildProgram(setExit: (code: number) => void): Command {
       .requiredOption('--building <id>', 'building id or "random"', buildingArg),
   ).action(async (o) => {
     setExit(await run('fire', o, { devices: 0, rate: 200, durationS: 0, fire: o.building, fireAtS: 0 }));
+  });
+  addFloodOptions(
+    program
+      .command('flood')
+      .description(
+        'hold many raw-MQTT device connections (up to ~100k), realistic report rhythm, optional fire',
+      )
+      .option('--devices <n>', 'connections to hold', positiveInt, 10_000)
+      .addOption(
+        new Option('--fire <building>', 'light a fire: building id or "random"').argParser(buildingArg),
+      )
+      .option('--fire-at <s>', 'seconds after start to light the fire', nonNegativeNumber, 30),
+  ).action(async (o) => {
+    const duration = (o.duration as number | undefined) ?? 60;
+    const scenario = floodScenario({
+      durationS: duration,
+      fire: (o.fire as string | undefined) ?? null,
+      fireAtS: o.fireAt as number,
+      spreadMs: o.spreadMs as number,
+      seed: o.seed as string,
+    });
+    setExit(await runFloodLike(scenario, o as FloodOpts, o.devices as number));
+  });
+
+  addFloodOptions(
+    program
+      .command('scenario')
+      .description(`run a named scenario: ${SCENARIOS.map((x) => x.name).join(', ')}`)
+      .argument('<name>', 'scenario name')
+      .option('--scale <n>', 'devices connected', positiveInt, 2_000),
+  ).action(async (name: string, o) => {
+    const scenario = findScenario(name);
+    if (scenario === undefined) {
+      process.stderr.write(
+        `hub-sim: unknown scenario "${name}"; known: ${SCENARIOS.map((x) => x.name).join(', ')}\n`,
+      );
+      setExit(EXIT_USAGE);
+      return;
+    }
+    setExit(await runFloodLike(scenario, o as FloodOpts, o.scale as number));
   });
   return program;
 }

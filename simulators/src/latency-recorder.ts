@@ -39,6 +39,45 @@ export class LatencyRecorder {
     this.histogram.recordValue(Math.round(ms * 1000));
   }
 
+  /**
+   * Records a sample of a measurement repeated every `expectedIntervalMs`, corrected
+   * for coordinated omission: when one sample took longer than the interval, the
+   * samples that a stalled sender would have taken meanwhile (value − interval,
+   * value − 2·interval, ...) are recorded too (HdrHistogram's
+   * recordValueWithExpectedInterval). Without it a 2 s stall shows as one slow
+   * sample among thousands instead of the 2 s of slow service it was. Pass the
+   * sender's own period, never a smaller one.
+   */
+  recordCorrected(ms: number, expectedIntervalMs: number): void {
+    if (!Number.isFinite(ms) || ms < 0) {
+      this.invalidCount++;
+      return;
+    }
+    if (!(expectedIntervalMs > 0)) {
+      this.record(ms);
+      return;
+    }
+    this.histogram.recordValueWithExpectedInterval(
+      Math.round(ms * 1000),
+      Math.round(expectedIntervalMs * 1000),
+    );
+  }
+
+  /** Adds every sample of `other` (e.g. a per-second window into the whole run). */
+  add(other: LatencyRecorder): void {
+    this.histogram.add(other.histogram);
+    this.invalidCount += other.invalidCount;
+  }
+
+  /** Value (ms) at each percentile, for charts. */
+  valuesAt(percentiles: readonly number[]): Array<{ percentile: number; ms: number }> {
+    if (this.histogram.totalCount === 0) return [];
+    return percentiles.map((p) => ({
+      percentile: p,
+      ms: Math.round(this.histogram.getValueAtPercentile(p)) / 1000,
+    }));
+  }
+
   get count(): number {
     return this.histogram.totalCount;
   }

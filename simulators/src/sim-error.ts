@@ -14,6 +14,8 @@ export const SIM_ERRORS = {
   STATION_LISTENER: 'E_SIM_STATION_LISTENER',
   /** Devices needed for a scenario did not connect in time. */
   DEVICES_NOT_CONNECTED: 'E_SIM_DEVICES_NOT_CONNECTED',
+  /** The file-descriptor limit is below what the requested connections need. */
+  FD_LIMIT: 'E_SIM_FD_LIMIT',
 } as const;
 export type SimErrorCode = (typeof SIM_ERRORS)[keyof typeof SIM_ERRORS];
 

@@ -42,6 +42,8 @@ export interface StationListenerStats {
   /** Pages whose stationId differs from the topic's station. */
   misroutedPages: number;
   duplicatePages: number;
+  /** Accept replies sent (autoAccept). */
+  accepts: number;
 }
 
 export type PageHandler = (page: ReceivedPage) => void;
@@ -59,6 +61,13 @@ export interface StationListenerOptions {
   maxPageIdsKept?: number;
   connect?: ConnectFn;
   clock?: Clock;
+  /**
+   * Reply `accept` to each new page like a duty officer, after `delayMs`, except
+   * for the stations listed in `never` (a station nobody answers at). Off by
+   * default: the plain fire and fleet runs measure paging only, and every page
+   * then escalates as nobody accepts.
+   */
+  autoAccept?: { delayMs: number; never: ReadonlySet<string> };
 }
 
 /**
@@ -78,7 +87,8 @@ export class StationListener {
   private readonly maxPagesKept: number;
   private readonly maxPageIdsKept: number;
   private connectedCount = 0;
-  private readonly s = { pagesSeen: 0, invalidPages: 0, misroutedPages: 0, duplicatePages: 0 };
+  private readonly s = { pagesSeen: 0, invalidPages: 0, misroutedPages: 0, duplicatePages: 0, accepts: 0 };
+  private readonly clientsByStation = new Map<string, MqttClient>();
 
   constructor(private readonly opts: StationListenerOptions) {
     this.connectFn = opts.connect ?? mqttConnect;
@@ -134,6 +144,7 @@ export class StationListener {
       resubscribe: true,
     });
     this.clients.push(client);
+    this.clientsByStation.set(a.stationId, client);
     const topic = stationTopic(a.stationId, 'page');
     let connected = false;
     client.on('connect', () => {
@@ -181,6 +192,20 @@ export class StationListener {
     }
   }
 
+  /** Publishes an `accept` reply for the page's incident on the station's reply topic. */
+  private accept(stationId: string, page: PageMessage, delayMs: number): void {
+    const client = this.clientsByStation.get(stationId);
+    if (client === undefined) return;
+    const send = () => {
+      const reply = { v: 1, type: 'accept', incidentId: page.incidentId, ts: Math.floor(this.clock()) };
+      client.publish(stationTopic(stationId, 'reply'), JSON.stringify(reply), { qos: 1 }, (err) => {
+        if (!err) this.s.accepts++;
+      });
+    };
+    if (delayMs <= 0) send();
+    else setTimeout(send, delayMs);
+  }
+
   private handleMessage(stationId: string, _topic: string, payload: Buffer): void {
     const receivedAt = this.clock();
     let json: unknown;
@@ -210,6 +235,9 @@ export class StationListener {
       }
     }
     const rec: ReceivedPage = { topicStationId: stationId, page, receivedAt, duplicate };
+    const auto = this.opts.autoAccept;
+    if (auto !== undefined && !duplicate && !auto.never.has(stationId))
+      this.accept(stationId, page, auto.delayMs);
     this.kept.push(rec);
     if (this.kept.length > this.maxPagesKept) this.kept.shift();
     for (const h of this.handlers) {
