@@ -89,6 +89,26 @@ export class InfluxHttp {
   }
 
   /**
+   * POSTs a line-protocol body to the v1 `/write` endpoint (`pathAndQuery` is e.g.
+   * `/write?db=hub&precision=ms`). Returns the HTTP status and the start of the body
+   * (error text); rejects on network errors and timeouts.
+   */
+  async writeRaw(
+    pathAndQuery: string,
+    body: Uint8Array,
+    timeoutMs = this.timeoutMs,
+  ): Promise<{ status: number; text: string }> {
+    const res = await fetch(this.base + pathAndQuery, {
+      method: 'POST',
+      headers: { ...this.headers, 'content-type': 'text/plain; charset=utf-8' },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    return { status: res.status, text: text.slice(0, 300) };
+  }
+
+  /**
    * Runs InfluxQL statements (`;`-separated) and returns one result per statement.
    * Throws InfluxHttpError on HTTP errors and InfluxQueryError when a statement failed.
    * Times come back as epoch milliseconds.

@@ -30,7 +30,9 @@ import { influxIdent } from './queries.js';
  * - close()/flush() do not wait for batches already in flight, and the retry buffer
  *   (maxBufferLines) drops its oldest lines silently: we count every line ourselves.
  *   accepted = written (writeSuccess) + failed (final writeFailed) + retryDropped
- *   (writeRetrySkipped) + shutdownLost + pending, and `drain()` waits for pending = 0.
+ *   (writeRetrySkipped) + shutdownLost + spilled + pending, and `drain()` waits for pending = 0.
+ * - With `spill` set (production), transient failures go to the on-disk spool at once
+ *   (see spooling-sink.ts) instead of the client's in-memory retry buffer.
  * - The client has no bound on batches in flight, so ours is on `pending` (accepted,
  *   not yet acknowledged): past `maxBufferedLines` new lines are dropped and counted
  *   (the on-disk spool of a later issue takes them instead).
@@ -63,6 +65,12 @@ export interface InfluxWriterOptions {
   transport?: Transport;
   /** Called once per write request with its latency (seconds) and outcome. */
   observeWriteLatency?: (seconds: number, ok: boolean) => void;
+  /**
+   * When set, a batch that failed in a way a retry could fix (network error, timeout,
+   * 429, 5xx) is handed here at once instead of being retried in memory by the client
+   * (the on-disk spool takes it: bounded, survives restarts). Counted as `spilled`.
+   */
+  spill?: (lines: string[]) => void;
   logger?: Logger;
 }
 
@@ -81,6 +89,8 @@ export interface WriterStats {
   retryDropped: number;
   /** Lines still pending when close() gave up waiting. */
   shutdownLost: number;
+  /** Lines of failed batches handed to `spill` (the spool). */
+  spilled: number;
   /** Write requests sent, acknowledged, failed (a retried batch counts once per attempt). */
   requests: number;
   requestsOk: number;
@@ -162,6 +172,7 @@ export class InfluxWriter implements LineSink {
     droppedClosed: 0,
     retryDropped: 0,
     shutdownLost: 0,
+    spilled: 0,
     requests: 0,
     requestsOk: 0,
     requestsFailed: 0,
@@ -169,7 +180,7 @@ export class InfluxWriter implements LineSink {
   };
   readonly http: InfluxHttp;
   private readonly writeApi: WriteApi;
-  private readonly maxBuffered: number;
+  readonly maxBuffered: number;
   private readonly maxRetries: number;
   private closing = false;
   private closed = false;
@@ -216,8 +227,7 @@ export class InfluxWriter implements LineSink {
       randomRetry: true,
       gzipThreshold: opts.gzipThreshold ?? 1000,
       writeSuccess: (lines) => this.onWriteSuccess(lines.length),
-      writeFailed: (error, lines, attempt, expires) =>
-        this.onWriteFailed(error, lines.length, attempt, expires),
+      writeFailed: (error, lines, attempt, expires) => this.onWriteFailed(error, lines, attempt, expires),
       writeRetrySkipped: (entry) => this.onRetrySkipped(entry.lines.length),
     });
     let path = '/write?db=' + encodeURIComponent(opts.database) + '&precision=ms';
@@ -225,10 +235,15 @@ export class InfluxWriter implements LineSink {
     this.writeApi.path = path;
   }
 
+  /** Path and query of the v1 write endpoint this writer posts to (the spool replays there too). */
+  get writePath(): string {
+    return this.writeApi.path;
+  }
+
   /** Lines accepted and not yet acknowledged, failed or discarded. */
   get pending(): number {
     const s = this.stats;
-    return s.accepted - s.written - s.failed - s.retryDropped - s.shutdownLost;
+    return s.accepted - s.written - s.failed - s.retryDropped - s.shutdownLost - s.spilled;
   }
 
   /** Lines refused by this writer, for every reason. */
@@ -325,11 +340,12 @@ export class InfluxWriter implements LineSink {
    */
   private onWriteFailed(
     error: Error,
-    n: number,
+    lines: string[],
     attempt: number,
     expires: number,
   ): Promise<void> | undefined {
     if (this.closed) return Promise.resolve();
+    const n = lines.length;
     const http = error instanceof HttpError ? error : undefined;
     if (
       http !== undefined &&
@@ -338,8 +354,17 @@ export class InfluxWriter implements LineSink {
     ) {
       return undefined; // Enterprise: the client treats it as written (writeSuccess follows).
     }
-    const retriable =
-      (http === undefined || http.statusCode >= 429) && attempt <= this.maxRetries && Date.now() < expires;
+    const transient = http === undefined || http.statusCode >= 429;
+    // 404 is "database not found": the schema is still being created (InfluxDB was
+    // down at start-up) or was dropped; the spool keeps the lines until it exists.
+    if ((transient || http?.statusCode === 404) && this.opts.spill !== undefined) {
+      this.stats.spilled += n;
+      this.logFailure(error, n, attempt, false);
+      this.opts.spill(lines);
+      this.checkIdle();
+      return Promise.resolve();
+    }
+    const retriable = transient && attempt <= this.maxRetries && Date.now() < expires;
     if (retriable) {
       this.logFailure(error, n, attempt, false);
       return undefined;

@@ -42,8 +42,37 @@ export const ingestConfigSchema = z
     HUB_INGEST_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(1000),
     /** Lines accepted but not yet acknowledged (batch + in flight + retry). Past it: drop + count. */
     HUB_INGEST_MAX_BUFFERED_LINES: z.coerce.number().int().min(1000).max(10_000_000).default(200_000),
+    /**
+     * On-disk spool for batches InfluxDB did not take (down, slow, 5xx, timeouts).
+     * One ingest process per folder (a lock file enforces it). Default:
+     * `.local/ingest-spool/<HUB_KEY_PREFIX>-<HUB_INFLUX_DB>` under the working folder
+     * (see spoolDirOf), so hubs with different prefixes never share one.
+     */
+    HUB_INGEST_SPOOL_DIR: optionalString(),
+    /** Bound on the spool's size; past it new lines are dropped and counted. Default 1 GiB. */
+    HUB_INGEST_SPOOL_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1 << 20)
+      .default(1 << 30),
+    /** Segment file size (a replayed segment is deleted as a whole). Default 64 MiB. */
+    HUB_INGEST_SPOOL_SEGMENT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(64 << 10)
+      .default(64 << 20),
+    /** always | interval | never — see disk-spool.ts. */
+    HUB_INGEST_SPOOL_FSYNC: z.enum(['always', 'interval', 'never']).default('interval'),
+    HUB_INGEST_SPOOL_FSYNC_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   })
   .superRefine((c, ctx) => {
+    if (c.HUB_INGEST_SPOOL_MAX_BYTES < 2 * c.HUB_INGEST_SPOOL_SEGMENT_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HUB_INGEST_SPOOL_MAX_BYTES'],
+        message: 'must hold at least two segments (HUB_INGEST_SPOOL_SEGMENT_BYTES × 2)',
+      });
+    }
     if ((c.HUB_INFLUX_USERNAME === undefined) !== (c.HUB_INFLUX_PASSWORD === undefined)) {
       ctx.addIssue({
         code: 'custom',
@@ -81,4 +110,12 @@ export function influxAuthOf(c: IngestConfig): InfluxAuth {
   }
   if (c.HUB_INFLUX_TOKEN !== undefined) return { type: 'token', token: c.HUB_INFLUX_TOKEN };
   return { type: 'none' };
+}
+
+/** The spool folder: configured, or one per (key prefix, database) under `.local/ingest-spool`. */
+export function spoolDirOf(c: IngestConfig): string {
+  return (
+    c.HUB_INGEST_SPOOL_DIR ??
+    `.local/ingest-spool/${c.HUB_KEY_PREFIX.replace(/[^A-Za-z0-9_-]/g, '_')}-${c.HUB_INFLUX_DB}`
+  );
 }

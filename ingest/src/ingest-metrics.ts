@@ -1,7 +1,9 @@
 import { REJECT_CODES } from '@hub/protocol';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DiskSpoolStats } from './disk-spool.js';
 import type { WriterStats } from './influx-writer.js';
 import type { MqttSourceStats } from './mqtt-source.js';
+import type { SpoolingSinkStats } from './spooling-sink.js';
 import type { PipelineStats } from './telemetry-pipeline.js';
 
 /**
@@ -15,6 +17,13 @@ export interface MetricSources {
   writer: { readonly stats: WriterStats; readonly pending: number };
   pipeline: { readonly stats: PipelineStats };
   mqtt: { readonly stats: MqttSourceStats; readonly ready: boolean };
+  spool?: {
+    readonly stats: DiskSpoolStats;
+    readonly pendingLines: number;
+    readonly memoryLines: number;
+    readonly usedBytes: number;
+  };
+  sink?: { readonly stats: SpoolingSinkStats; readonly inSpoolMode: boolean };
 }
 
 /** Sets a counter to an absolute value read from a component's stats. */
@@ -135,6 +144,88 @@ export function createIngestMetrics(): IngestMetrics {
     'Exceptions from the message handler (bugs)',
     (s) => s.mqtt.stats.handlerErrors,
   );
+  const spoolCounter = (name: string, help: string, read: (s: MetricSources) => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = src === null ? undefined : read(src);
+        if (v !== undefined) setCounter(this, v);
+      },
+    });
+  spoolCounter(
+    'ingest_spool_lines_total',
+    'Lines appended to the on-disk spool',
+    (s) => s.sink?.stats.spooled,
+  );
+  spoolCounter(
+    'ingest_spool_dropped_lines_total',
+    'Lines dropped because the spool was full',
+    (s) => s.sink?.stats.dropped,
+  );
+  spoolCounter(
+    'ingest_spool_replayed_lines_total',
+    'Spooled lines replayed and acknowledged by InfluxDB',
+    (s) => s.sink?.stats.replayed,
+  );
+  spoolCounter(
+    'ingest_spool_replay_failed_lines_total',
+    'Spooled lines InfluxDB refused for good (4xx)',
+    (s) => s.sink?.stats.replayFailed,
+  );
+  spoolCounter(
+    'ingest_spool_corrupt_records_total',
+    'Spool records with a bad crc',
+    (s) => s.spool?.stats.corrupt,
+  );
+  spoolCounter(
+    'ingest_spool_fsyncs_total',
+    'fdatasync calls on spool segments',
+    (s) => s.spool?.stats.fsyncs,
+  );
+  spoolCounter(
+    'ingest_lines_spilled_total',
+    'Lines of failed batches handed to the spool',
+    (s) => s.writer.stats.spilled,
+  );
+  spoolCounter(
+    'ingest_sink_accepted_lines_total',
+    'Lines taken by the sink (writer or spool)',
+    (s) => s.sink?.stats.accepted,
+  );
+  new Gauge({
+    name: 'ingest_spool_pending_lines',
+    help: 'Lines waiting in the spool (disk + memory chunk)',
+    registers: [registry],
+    collect() {
+      if (src?.spool !== undefined) this.set(src.spool.pendingLines);
+    },
+  });
+  new Gauge({
+    name: 'ingest_spool_memory_lines',
+    help: 'Spooled lines still in the memory chunk (not yet written to a segment)',
+    registers: [registry],
+    collect() {
+      if (src?.spool !== undefined) this.set(src.spool.memoryLines);
+    },
+  });
+  new Gauge({
+    name: 'ingest_spool_bytes',
+    help: 'Bytes used by the spool (segments + memory chunk)',
+    registers: [registry],
+    collect() {
+      if (src?.spool !== undefined) this.set(src.spool.usedBytes);
+    },
+  });
+  new Gauge({
+    name: 'ingest_spool_mode',
+    help: '1 while new lines go to the spool instead of straight to InfluxDB',
+    registers: [registry],
+    collect() {
+      if (src?.sink !== undefined) this.set(src.sink.inSpoolMode ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'ingest_mqtt_ready',
     help: '1 when connected to the broker and subscribed',

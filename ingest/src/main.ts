@@ -4,11 +4,13 @@ import { RegistryCache } from '@hub/registry';
 import { setLogger as setInfluxClientLogger } from '@influxdata/influxdb-client';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { DiskSpool } from './disk-spool.js';
 import { createHttpHandler } from './http-handler.js';
 import { InfluxWriter } from './influx-writer.js';
-import { influxAuthOf, ingestConfigSchema } from './ingest-config.js';
+import { influxAuthOf, ingestConfigSchema, spoolDirOf } from './ingest-config.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 import { MqttSource } from './mqtt-source.js';
+import { SpoolingSink } from './spooling-sink.js';
 import { TelemetryPipeline } from './telemetry-pipeline.js';
 
 /**
@@ -59,6 +61,23 @@ async function main(): Promise<void> {
   });
 
   const metrics = createIngestMetrics();
+  // Opened before anything is written: recovers (and will replay) the previous run's spool.
+  const spool = new DiskSpool({
+    dir: spoolDirOf(config),
+    maxBytes: config.HUB_INGEST_SPOOL_MAX_BYTES,
+    segmentBytes: config.HUB_INGEST_SPOOL_SEGMENT_BYTES,
+    fsync: config.HUB_INGEST_SPOOL_FSYNC,
+    fsyncIntervalMs: config.HUB_INGEST_SPOOL_FSYNC_INTERVAL_MS,
+    chunkLines: config.HUB_INGEST_BATCH_SIZE,
+  });
+  if (spool.pendingLines > 0) {
+    log.info(
+      { lines: spool.pendingLines, bytes: spool.usedBytes, truncated: spool.stats.truncatedBytes },
+      'spool from the previous run will be replayed',
+    );
+  }
+  // The writer spills into the sink that wraps it: a late-bound reference.
+  const spillTo: { sink: SpoolingSink | null } = { sink: null };
   const writer = new InfluxWriter({
     url: config.HUB_INFLUX_URL,
     database: config.HUB_INFLUX_DB,
@@ -67,34 +86,50 @@ async function main(): Promise<void> {
     flushIntervalMs: config.HUB_INGEST_FLUSH_INTERVAL_MS,
     maxBufferedLines: config.HUB_INGEST_MAX_BUFFERED_LINES,
     observeWriteLatency: metrics.observeWriteLatency,
+    spill: (lines) => spillTo.sink?.spill(lines),
     logger: log.child({ component: 'influx-writer' }),
   });
+  const sink = new SpoolingSink({
+    writer,
+    spool,
+    http: writer.http,
+    logger: log.child({ component: 'spool' }),
+  });
+  spillTo.sink = sink;
 
   let stopping = false;
-  for (let attempt = 1; !stopping; attempt++) {
-    try {
-      await writer.ensureDatabase();
-      break;
-    } catch (err) {
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
-      log.warn(
-        { err: (err as Error).message, attempt, retryInMs: delay },
-        'InfluxDB not ready (CREATE DATABASE)',
-      );
-      await new Promise((r) => setTimeout(r, delay));
+  // The schema is created in the background: when InfluxDB is down at start-up, ingest
+  // still subscribes and spools (writes to a missing database are spooled too).
+  let schemaReady = false;
+  void (async () => {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        await writer.ensureDatabase();
+        schemaReady = true;
+        log.info({ db: config.HUB_INFLUX_DB }, 'InfluxDB schema ready');
+        return;
+      } catch (err) {
+        const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+        log.warn(
+          { err: (err as Error).message, attempt, retryInMs: delay },
+          'InfluxDB not ready (schema set-up)',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
-  }
+  })();
 
-  let lastPingOkAt = Date.now(); // ensureDatabase just succeeded
-  const pingTimer = setInterval(() => {
+  let lastPingOkAt = Number.NEGATIVE_INFINITY;
+  const ping = () =>
     void writer.http.ping(PING_EVERY_MS).then((ok) => {
       if (ok) lastPingOkAt = Date.now();
     });
-  }, PING_EVERY_MS);
+  ping();
+  const pingTimer = setInterval(ping, PING_EVERY_MS);
 
   const pipeline = new TelemetryPipeline({
     registry,
-    sink: writer,
+    sink,
     logger: log.child({ component: 'pipeline' }),
   });
   const mqttSource = new MqttSource({
@@ -106,13 +141,17 @@ async function main(): Promise<void> {
       pipeline.handleMessage(topic, payload, receivedAt, retained),
     logger: log.child({ component: 'mqtt' }),
   });
-  metrics.bind({ writer, pipeline, mqtt: mqttSource });
+  metrics.bind({ writer, pipeline, mqtt: mqttSource, spool, sink });
+  sink.start();
   mqttSource.start();
 
   const server = createServer(
     createHttpHandler({
       metrics: metrics.registry,
-      readiness: () => ({ influx: Date.now() - lastPingOkAt < PING_FRESH_MS, mqtt: mqttSource.ready }),
+      readiness: () => ({
+        influx: schemaReady && Date.now() - lastPingOkAt < PING_FRESH_MS,
+        mqtt: mqttSource.ready,
+      }),
     }),
   );
   await new Promise<void>((resolve) => server.listen(config.HUB_INGEST_HTTP_PORT, resolve));
@@ -124,8 +163,8 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     clearInterval(pingTimer);
     await mqttSource.close().catch((err: Error) => log.warn({ err: err.message }, 'mqtt close failed'));
-    const { drained, lost } = await writer.close(SHUTDOWN_DRAIN_MS);
-    log.info({ drained, lost, written: writer.stats.written }, 'writer closed');
+    const { lost, spooled } = await sink.close(SHUTDOWN_DRAIN_MS);
+    log.info({ lost, spooled, written: writer.stats.written }, 'writer and spool closed');
     await registry.close();
     redis.disconnect();
     subscriber.disconnect();

@@ -102,6 +102,18 @@ describe('InfluxWriter (scripted transport)', () => {
     expect(latencies).toEqual([true, true]);
   });
 
+  it('with `spill`, hands a 5xx batch over at once (no in-memory retry) and a 400 batch counts as failed', async () => {
+    const t = new ScriptedTransport([500, 400]);
+    const spilled: string[][] = [];
+    const { w } = writer(t, { spill: (lines) => spilled.push(lines) });
+    const lines = L(6);
+    w.write(lines, 6);
+    await waitFor(() => (w.pending === 0 ? true : undefined));
+    expect(t.sent.length).toBe(2); // nothing retried
+    expect(spilled).toEqual([lines.slice(0, 3)]);
+    expect(w.stats).toMatchObject({ accepted: 6, spilled: 3, failed: 3, written: 0 });
+  });
+
   it('writes only the first `count` lines of a reused array', async () => {
     const t = new ScriptedTransport();
     const { w } = writer(t);
