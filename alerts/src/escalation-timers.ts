@@ -45,8 +45,15 @@ export interface EscalationTimersOptions {
   concurrency?: number;
 }
 
+const JOB_SUFFIX: Record<TimerKind, string> = {
+  accept: '-step',
+  en_route: '-enroute',
+  on_scene: '-onscene',
+  close: '-close',
+};
+
 export function timerJobId(t: { incidentId: string; kind: TimerKind; step: number }): string {
-  return t.incidentId + (t.kind === 'accept' ? '-step' : '-onscene') + t.step;
+  return t.incidentId + JOB_SUFFIX[t.kind] + t.step;
 }
 
 export class EscalationTimers implements TimerScheduler {

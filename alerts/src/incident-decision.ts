@@ -5,11 +5,30 @@ import {
   type Incident,
   laneOf,
   type PageMessage,
-  type Station,
   type StationReply,
 } from '@hub/protocol';
-import type { RankedStation, RegistrySnapshot } from '@hub/registry';
+import type { RegistrySnapshot } from '@hub/registry';
 import { ALERTS_CODES, type AlertsCode } from './alerts-codes.js';
+import {
+  type Ladder,
+  type LadderParams,
+  type LadderPolicy,
+  ladderOf,
+  resolveLadder,
+} from './ladder-policy.js';
+import { type ChosenStation, chooseStations, type TravelTimes } from './station-choice.js';
+import {
+  type ConfirmReason,
+  type Corroboration,
+  DEFAULT_VERIFICATION,
+  forward119Text,
+  temperatureConfirms,
+  type VerificationParams,
+  withinWindow,
+} from './verification.js';
+
+export type { LadderParams } from './ladder-policy.js';
+export { stationAvailable } from './station-choice.js';
 
 /**
  * The alerts service's decisions, as pure functions of (registry snapshot, incident
@@ -18,34 +37,39 @@ import { ALERTS_CODES, type AlertsCode } from './alerts-codes.js';
  * rule testable with a fake clock and makes a replayed input harmless (the same
  * input against the already-changed state decides "nothing new").
  *
- * The ladder, by `incident.step` (1-based):
- *   steps 1..k       micro fire stations, nearest available first (k ≤ maxStations)
- *   step k+1         the township fire office (a timestamped record; channel later)
- *   step k+2         the 119 forwarding record (`forwarded119At`); the ladder ends
- * So "fire office reached" is exactly `step > pagedStations.length`, which needs no
- * extra field in the shared Incident schema.
+ * The ladder, by `incident.step` (1-based), on the incident's own ladder (chosen at
+ * opening from occupancy and key-period mode, ladder-policy.ts):
+ *   step 1           the first wave: `firstWave` stations paged at once
+ *   steps 2..        one more station each, until `maxStations` were paged
+ *   then             the township fire office (`fireOfficeAt`, a record + notice)
+ *   then             the 119 forwarding record (`forwarded119At`); the ladder ends
+ * `pageSteps[i]` is the step that paged `pagedStations[i]`.
+ *
+ * After an accept: en route by `enRouteBy` (when the ladder has that deadline), on
+ * scene by `onSceneBy`, closed by `closeBy` (after on scene). A missed deadline
+ * records an audit line, reminds the responder (a notice) and escalates: one more
+ * station as reinforcement (en route, on scene) or the fire office (close).
  */
-
-export interface LadderParams {
-  /** How long a paged station has to accept before the next step. */
-  readonly acceptTimeoutMs: number;
-  /** After accepting, how long until "on scene" is overdue (which escalates too). */
-  readonly onSceneDeadlineMs: number;
-  /** How long the fire office step waits before the 119 forwarding record. */
-  readonly fireOfficeTimeoutMs: number;
-  /** Stations on the ladder before the fire office step. */
-  readonly maxStations: number;
-}
 
 /** The parts of a registry snapshot the decisions read (tests may hand in a real snapshot). */
 export type DecisionRegistry = Pick<RegistrySnapshot, 'devices' | 'buildings' | 'townships' | 'stationIndex'>;
 
 export interface DecisionContext {
   readonly registry: DecisionRegistry;
+  /** The base ladder (and the ladder of incidents stored without one). */
   readonly params: LadderParams;
+  /** Per-occupancy and key-period ladders; without it every incident runs on `params`. */
+  readonly policy?: LadderPolicy;
+  /** Key-period mode in force now (chooses the ladder of incidents opened now). */
+  readonly keyPeriod?: boolean;
+  readonly verification?: VerificationParams;
+  /** Stations that are the accepted responder of another open incident. */
+  readonly busyStations?: ReadonlySet<string>;
+  readonly skipBusyStations?: boolean;
+  readonly travelTimes?: TravelTimes;
 }
 
-export type TimerKind = 'accept' | 'on_scene';
+export type TimerKind = 'accept' | 'en_route' | 'on_scene' | 'close';
 
 /** A timer the engine must schedule: at `dueAt`, run decideEscalation for (incident, kind, step). */
 export interface TimerRequest {
@@ -55,12 +79,26 @@ export interface TimerRequest {
   readonly dueAt: number;
 }
 
+/**
+ * Something to tell people over the notification channels (SMS, voice, WeCom
+ * webhooks): who exactly is resolved by the notifier (notifier.ts).
+ */
+export interface Notice {
+  readonly kind: 'page' | 'remind' | 'fire_office' | 'forward_119' | 'confirmed';
+  readonly incidentId: string;
+  /** The station concerned (paged, or reminded); null for the fire office / 119. */
+  readonly stationId: string | null;
+  readonly step: number;
+  readonly text: string;
+}
+
 /** A new incident state plus what follows from it; persisted together (atomically). */
 export interface IncidentChange {
   readonly incident: Incident;
   readonly audit: AuditEntry[];
   readonly pages: PageMessage[];
   readonly timers: TimerRequest[];
+  readonly notices?: Notice[];
 }
 
 export interface AlarmInput {
@@ -76,7 +114,7 @@ export type RecordReason = 'repeat_device' | 'test' | 'maintenance' | 'cleared' 
 export type AlarmDecision =
   /** Open an incident; its id is PENDING_INCIDENT_ID until `assignIncidentId`. */
   | { kind: 'open'; change: IncidentChange }
-  /** A new device alarmed in the building's open incident: add it, no new page. */
+  /** A new device alarmed in the building's open incident (or a repeat confirmed it): no new page. */
   | { kind: 'fold'; change: IncidentChange }
   /** Audit only, no state change, no page. incidentId null: no open incident to attach to. */
   | { kind: 'record'; reason: RecordReason; incidentId: string | null; entry: AuditEntry }
@@ -103,14 +141,33 @@ export function pageIdOf(incidentId: string, step: number, stationId: string): s
   return incidentId + '-s' + step + '-' + stationId;
 }
 
-/**
- * A station can take a page when it is on duty and at least one officer is. A plain
- * function (not a closure per call): the ranking runs once per alarm.
- */
-export function stationAvailable(s: Station): boolean {
-  if (!s.onDuty) return false;
-  for (const o of s.officers) if (o.onDuty) return true;
-  return false;
+function ladderFor(ctx: DecisionContext, incident: Incident): Ladder {
+  return ladderOf(incident, ctx.params);
+}
+
+function verificationOf(ctx: DecisionContext): VerificationParams {
+  return ctx.verification ?? DEFAULT_VERIFICATION;
+}
+
+/** Step of each paged station (incidents stored before waves: one station per step). */
+function pageStepsOf(incident: Incident): number[] {
+  return incident.pageSteps ?? incident.pagedStations.map((_, i) => i + 1);
+}
+
+/** Whether the fire office step was reached (older incidents: step past the stations). */
+function fireOfficeReached(incident: Incident): boolean {
+  if (incident.fireOfficeAt !== undefined) return incident.fireOfficeAt !== null;
+  return incident.step > incident.pagedStations.length;
+}
+
+/** Stations paged at the incident's current step. */
+function currentStepStations(incident: Incident): string[] {
+  const steps = pageStepsOf(incident);
+  const out: string[] = [];
+  for (let i = 0; i < incident.pagedStations.length; i++) {
+    if (steps[i] === incident.step) out.push(incident.pagedStations[i]!);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------
@@ -119,13 +176,16 @@ export function stationAvailable(s: Station): boolean {
 /**
  * An event from the fire lane. `open` is the building's open fire incident (or null).
  * A single detector is enough to page: nothing is held back for verification; a
- * second detector in the building folds in and marks the incident confirmed.
+ * second detector in the building folds in and marks the incident confirmed, as do
+ * a rising temperature and a corroborating hazard (`corroboration`: the building's
+ * latest electrical/charging event within the window, looked up by the engine).
  */
 export function decideAlarm(
   ctx: DecisionContext,
   open: Incident | null,
   alarm: AlarmInput,
   now: number,
+  corroboration?: Corroboration | null,
 ): AlarmDecision {
   const device = ctx.registry.devices.get(alarm.deviceId);
   if (device === undefined) {
@@ -143,6 +203,8 @@ export function decideAlarm(
   const openId = current === null ? null : current.id;
   const type = alarm.event.type;
   const base = { at: now, deviceId: alarm.deviceId };
+  const tempC = alarm.event.tempC;
+  const vp = verificationOf(ctx);
 
   // Recorded, never paging. Order matters: a test press on a device in maintenance
   // is recorded as a test.
@@ -184,8 +246,36 @@ export function decideAlarm(
   }
 
   if (current !== null) {
+    const hot = temperatureConfirms(vp, current.firstTempC, tempC);
+    const withTemp: Incident = {
+      ...current,
+      firstTempC: current.firstTempC ?? tempC ?? null,
+      maxTempC: Math.max(current.maxTempC ?? Number.NEGATIVE_INFINITY, tempC ?? Number.NEGATIVE_INFINITY),
+    };
+    if (withTemp.maxTempC === Number.NEGATIVE_INFINITY) withTemp.maxTempC = null;
     if (current.deviceIds.includes(alarm.deviceId)) {
-      // A detector that keeps alarming does not page again while its incident is open.
+      // A detector that keeps alarming does not page again while its incident is
+      // open; only a temperature that confirms the fire changes the incident.
+      if (hot && current.verification === 'unverified') {
+        const c = confirmChange(
+          ctx,
+          { ...withTemp, updatedAt: now },
+          'temperature',
+          `${tempC} °C`,
+          now,
+          base,
+        );
+        return {
+          kind: 'fold',
+          change: {
+            ...c,
+            audit: [
+              { ...base, kind: 'repeat_alarm', detail: `${type}, event ${alarm.event.id}` },
+              ...c.audit,
+            ],
+          },
+        };
+      }
       return {
         kind: 'record',
         reason: 'repeat_device',
@@ -193,21 +283,32 @@ export function decideAlarm(
         entry: { ...base, kind: 'repeat_alarm', detail: `${type}, event ${alarm.event.id}` },
       };
     }
-    const audit: AuditEntry[] = [
-      { ...base, kind: 'fold', detail: `${type} on floor ${device.floor}, ${device.room}` },
-    ];
-    if (current.verification === 'unverified') {
-      audit.push({ ...base, kind: 'confirmed', detail: 'a second detector in the same building' });
-    }
-    const incident: Incident = {
-      ...current,
+    const folded: Incident = {
+      ...withTemp,
       deviceIds: [...current.deviceIds, alarm.deviceId],
-      verification: 'confirmed',
       updatedAt: now,
     };
-    return { kind: 'fold', change: { incident, audit, pages: [], timers: [] } };
+    const foldEntry: AuditEntry = {
+      ...base,
+      kind: 'fold',
+      detail: `${type} on floor ${device.floor}, ${device.room}`,
+    };
+    if (current.verification === 'unverified') {
+      const reason: ConfirmReason = device.kind === 'charger' ? 'charging' : 'second_detector';
+      const detail =
+        reason === 'charging'
+          ? 'smoke linkage of a charging station'
+          : 'a second detector in the same building';
+      const c = confirmChange(ctx, folded, reason, detail, now, base);
+      return { kind: 'fold', change: { ...c, audit: [foldEntry, ...c.audit] } };
+    }
+    return { kind: 'fold', change: { incident: folded, audit: [foldEntry], pages: [], timers: [] } };
   }
 
+  const ladder =
+    ctx.policy !== undefined
+      ? resolveLadder(ctx.policy, building.occupancy, ctx.keyPeriod === true)
+      : resolveLadder({ base: ctx.params }, building.occupancy, false);
   const opened: Incident = {
     id: PENDING_INCIDENT_ID,
     lane: 'fire',
@@ -233,22 +334,202 @@ export function decideAlarm(
     closedAt: null,
     disposition: null,
     forwarded119At: null,
+    confirmedAt: null,
+    confirmedBy: null,
+    pageSteps: [],
+    declined: [],
+    fireOfficeAt: null,
+    enRouteBy: null,
+    enRouteAt: null,
+    closeBy: null,
+    firstTempC: tempC ?? null,
+    maxTempC: tempC ?? null,
+    ladder,
+    forward119: null,
   };
   const first = advanceLadder(ctx, opened, building, now, true);
   const audit: AuditEntry[] = [
-    { ...base, kind: 'opened', detail: `${type} in building ${building.id}, event ${alarm.event.id}` },
+    {
+      ...base,
+      kind: 'opened',
+      detail: `${type} in building ${building.id}, event ${alarm.event.id}, ladder ${ladder.name}`,
+    },
     ...first.audit,
   ];
-  return { kind: 'open', change: { ...first, audit } };
+  const change: IncidentChange = { ...first, audit };
+  // Verification never delays the first page: the page above is already decided;
+  // confirming only adds to the same change.
+  if (temperatureConfirms(vp, null, tempC)) {
+    return { kind: 'open', change: mergeConfirm(ctx, change, 'temperature', `${tempC} °C`, now, base) };
+  }
+  if (corroboration !== null && corroboration !== undefined && withinWindow(vp, opened, corroboration.at)) {
+    return {
+      kind: 'open',
+      change: mergeConfirm(
+        ctx,
+        change,
+        corroboration.kind,
+        `${corroboration.type} from ${corroboration.deviceId} in the same building`,
+        now,
+        base,
+      ),
+    };
+  }
+  return { kind: 'open', change };
 }
 
-/** Gives a decided-but-unnumbered incident its id (pages and timers follow). */
-export function assignIncidentId(change: IncidentChange, id: string): IncidentChange {
+/** Applies a confirmation on top of a decided change (its pages stay as decided). */
+function mergeConfirm(
+  ctx: DecisionContext,
+  change: IncidentChange,
+  reason: ConfirmReason,
+  detail: string,
+  now: number,
+  who: Partial<AuditEntry>,
+): IncidentChange {
+  const c = confirmChange(ctx, change.incident, reason, detail, now, who);
   return {
-    incident: { ...change.incident, id },
-    audit: change.audit,
+    incident: c.incident,
+    audit: [...change.audit, ...c.audit],
+    // The page built before the confirmation says "unverified"; the station learns
+    // of the confirmation from the incident update, the page itself stays as sent.
+    pages: [...change.pages, ...c.pages],
+    // A skip to the fire office replaces the first step's accept timer.
+    timers: c.timers.length > 0 ? c.timers : change.timers,
+    notices: [...(change.notices ?? []), ...(c.notices ?? [])],
+  };
+}
+
+/**
+ * Marks `incident` confirmed (no-op change when it already is), prepares the 119
+ * forwarding record, and when its ladder says so jumps to the fire office step.
+ */
+function confirmChange(
+  ctx: DecisionContext,
+  incident: Incident,
+  reason: ConfirmReason,
+  detail: string,
+  now: number,
+  who: Partial<AuditEntry>,
+): IncidentChange {
+  if (incident.verification === 'confirmed') {
+    return { incident, audit: [], pages: [], timers: [] };
+  }
+  const building = ctx.registry.buildings.get(incident.buildingId);
+  const township = ctx.registry.townships.get(incident.township);
+  const confirmed: Incident = {
+    ...incident,
+    verification: 'confirmed',
+    confirmedAt: now,
+    confirmedBy: reason,
+    forward119: incident.forward119 ?? {
+      preparedAt: now,
+      text: forward119Text(incident, building, township, reason, now),
+    },
+    updatedAt: now,
+  };
+  const audit: AuditEntry[] = [
+    { at: now, ...who, kind: 'confirmed', detail: `${reason}: ${detail}` },
+    { at: now, kind: 'forward_119_prepared', channel: 'record', detail: confirmed.forward119!.text },
+  ];
+  const notices: Notice[] = [
+    {
+      kind: 'confirmed',
+      incidentId: incident.id,
+      stationId: incident.stationId,
+      step: incident.step,
+      text: `confirmed (${reason})`,
+    },
+  ];
+  const ladder = ladderFor(ctx, incident);
+  if (
+    ladder.confirmedSkipsToFireOffice &&
+    confirmed.state === 'paging' &&
+    !fireOfficeReached(confirmed) &&
+    confirmed.forwarded119At === null
+  ) {
+    const skip = fireOfficeStep(ctx, confirmed, now, true);
+    return {
+      incident: skip.incident,
+      audit: [
+        ...audit,
+        { at: now, kind: 'skip_steps', detail: 'confirmed: straight to the fire office' },
+        ...skip.audit,
+      ],
+      pages: [],
+      timers: skip.timers,
+      notices: [...notices, ...(skip.notices ?? [])],
+    };
+  }
+  return { incident: confirmed, audit, pages: [], timers: [], notices };
+}
+
+/**
+ * A corroborating hazard (electrical arc / over-temperature, charging smoke linkage
+ * or port over-temperature) reported in the incident's building.
+ */
+export function decideCorroboration(
+  ctx: DecisionContext,
+  incident: Incident,
+  c: Corroboration,
+  now: number,
+): EscalationDecision {
+  if (incident.state === 'closed') return { kind: 'noop', reason: 'closed' };
+  if (incident.verification === 'confirmed') return { kind: 'noop', reason: 'stale' };
+  if (!withinWindow(verificationOf(ctx), incident, c.at)) return { kind: 'noop', reason: 'stale' };
+  const change = confirmChange(
+    ctx,
+    { ...incident, updatedAt: now },
+    c.kind,
+    `${c.type} from ${c.deviceId} in the same building`,
+    now,
+    { deviceId: c.deviceId },
+  );
+  return { kind: 'update', change };
+}
+
+/** A person (township operator, duty officer at the console) confirmed the fire. */
+export function decideHumanConfirmation(
+  ctx: DecisionContext,
+  incident: Incident,
+  accountId: string,
+  now: number,
+  note?: string,
+): ReplyDecision {
+  if (incident.state === 'closed') return reject(ALERTS_CODES.INCIDENT_CLOSED, `${incident.id} is closed`);
+  if (incident.verification === 'confirmed') {
+    return { kind: 'record', entry: { at: now, kind: 'confirm_repeat', officerId: accountId } };
+  }
+  const change = confirmChange(
+    ctx,
+    { ...incident, updatedAt: now },
+    'human',
+    `by ${accountId}${note ? ': ' + note : ''}`,
+    now,
+    { officerId: accountId },
+  );
+  return { kind: 'update', change };
+}
+
+/** Gives a decided-but-unnumbered incident its id (pages, timers and notices follow). */
+export function assignIncidentId(change: IncidentChange, id: string): IncidentChange {
+  const incident = { ...change.incident, id };
+  if (incident.forward119 !== null && incident.forward119 !== undefined) {
+    incident.forward119 = {
+      ...incident.forward119,
+      text: incident.forward119.text.replace(`火警 ${PENDING_INCIDENT_ID}（`, `火警 ${id}（`),
+    };
+  }
+  return {
+    incident,
+    audit: change.audit.map((a) =>
+      a.kind === 'forward_119_prepared' && incident.forward119
+        ? { ...a, detail: incident.forward119.text }
+        : a,
+    ),
     pages: change.pages.map((p) => ({ ...p, incidentId: id, pageId: pageIdOf(id, p.step, p.stationId) })),
     timers: change.timers.map((t) => ({ ...t, incidentId: id })),
+    notices: (change.notices ?? []).map((n) => ({ ...n, incidentId: id })),
   };
 }
 
@@ -256,10 +537,10 @@ export function assignIncidentId(change: IncidentChange, id: string): IncidentCh
 // The ladder
 
 /**
- * One step up the ladder: the next ranked available station not yet paged, else the
- * fire office record, else the 119 forwarding record. `withTimer` false is used for
- * a reinforcement page after an overdue arrival: the incident stays accepted and no
- * accept timer runs for it.
+ * One step up the ladder: the next ranked available stations not yet paged (the
+ * first wave at step 1), else the fire office, else the 119 forwarding record.
+ * `withTimer` false is used for a reinforcement page after a missed deadline: the
+ * incident stays accepted and no accept timer runs for it.
  */
 function advanceLadder(
   ctx: DecisionContext,
@@ -268,82 +549,126 @@ function advanceLadder(
   now: number,
   withTimer: boolean,
 ): IncidentChange {
-  const { params } = ctx;
+  const ladder = ladderFor(ctx, incident);
   const paged = incident.pagedStations;
-  const fireOfficeReached = incident.step > paged.length;
   const step = incident.step + 1;
 
-  if (!fireOfficeReached && building !== undefined && paged.length < params.maxStations) {
-    const ranked = ctx.registry.stationIndex.rank(
-      building.lat,
-      building.lon,
-      params.maxStations + paged.length,
-      stationAvailable,
-    );
-    let next: RankedStation | undefined;
-    for (const r of ranked) {
-      if (!paged.includes(r.station.id)) {
-        next = r;
-        break;
-      }
-    }
-    if (next !== undefined) {
-      const acceptBy = now + params.acceptTimeoutMs;
+  if (!fireOfficeReached(incident) && building !== undefined && paged.length < ladder.maxStations) {
+    const want = Math.min(step === 1 ? ladder.firstWave : 1, ladder.maxStations - paged.length);
+    const chosen = chooseStations(ctx.registry.stationIndex, building, paged, want, {
+      ...(ctx.busyStations !== undefined ? { busy: ctx.busyStations } : {}),
+      ...(ctx.skipBusyStations !== undefined ? { skipBusy: ctx.skipBusyStations } : {}),
+      ...(ctx.travelTimes !== undefined ? { travelTimes: ctx.travelTimes } : {}),
+    });
+    if (chosen.length > 0) {
+      const acceptBy = now + ladder.acceptTimeoutMs;
       const updated: Incident = {
         ...incident,
         step,
-        pagedStations: [...paged, next.station.id],
+        pagedStations: [...paged, ...chosen.map((c) => c.station.id)],
+        pageSteps: [...pageStepsOf(incident), ...chosen.map(() => step)],
         acceptBy: withTimer ? acceptBy : incident.acceptBy,
         updatedAt: now,
       };
       return {
         incident: updated,
-        audit: [
-          {
-            at: now,
-            kind: 'step',
-            stationId: next.station.id,
-            detail: `step ${step}: station ${next.station.id}, ${Math.round(next.distanceM)} m${next.inArea ? ', responsibility area' : ''}`,
-          },
-        ],
-        pages: [buildPage(updated, building, next, step, now, acceptBy)],
+        audit: chosen.map((c) => ({
+          at: now,
+          kind: 'step',
+          stationId: c.station.id,
+          detail:
+            `step ${step}: station ${c.station.id}, ${Math.round(c.distanceM)} m` +
+            (c.travelS !== undefined ? `, ${c.travelS} s by the travel-time table` : '') +
+            (c.inArea ? ', responsibility area' : '') +
+            (c.busy ? ', busy with another incident' : ''),
+        })),
+        pages: chosen.map((c) => buildPage(updated, building, c, step, now, acceptBy)),
         timers: withTimer ? [{ incidentId: incident.id, kind: 'accept', step, dueAt: acceptBy }] : [],
+        notices: chosen.map((c) => ({
+          kind: 'page' as const,
+          incidentId: incident.id,
+          stationId: c.station.id,
+          step,
+          text: pageText(incident, building, step),
+        })),
       };
     }
   }
 
-  if (!fireOfficeReached) {
-    const township = ctx.registry.townships.get(incident.township);
-    const acceptBy = now + params.fireOfficeTimeoutMs;
-    return {
-      incident: { ...incident, step, acceptBy: withTimer ? acceptBy : incident.acceptBy, updatedAt: now },
-      audit: [
-        {
-          at: now,
-          kind: 'fire_office',
-          channel: 'record',
-          detail: `step ${step}: township ${incident.township} fire office${township ? ' ' + township.fireOfficePhone : ''}`,
-        },
-      ],
-      pages: [],
-      timers: withTimer ? [{ incidentId: incident.id, kind: 'accept', step, dueAt: acceptBy }] : [],
-    };
-  }
+  if (!fireOfficeReached(incident)) return fireOfficeStep(ctx, incident, now, withTimer);
 
   return {
     incident: { ...incident, step, acceptBy: null, forwarded119At: now, updatedAt: now },
     audit: [
-      { at: now, kind: 'forward_119', channel: 'record', detail: `step ${step}: 119 forwarding record` },
+      {
+        at: now,
+        kind: 'forward_119',
+        channel: 'record',
+        detail: `step ${step}: 119 forwarding record${incident.forward119 ? ': ' + incident.forward119.text : ''}`,
+      },
     ],
     pages: [],
     timers: [],
+    notices: [
+      {
+        kind: 'forward_119',
+        incidentId: incident.id,
+        stationId: null,
+        step,
+        text: incident.forward119?.text ?? `火警 ${incident.id} 转119`,
+      },
+    ],
   };
+}
+
+function fireOfficeStep(
+  ctx: DecisionContext,
+  incident: Incident,
+  now: number,
+  withTimer: boolean,
+): IncidentChange {
+  const ladder = ladderFor(ctx, incident);
+  const township = ctx.registry.townships.get(incident.township);
+  const step = incident.step + 1;
+  const acceptBy = now + ladder.fireOfficeTimeoutMs;
+  return {
+    incident: {
+      ...incident,
+      step,
+      fireOfficeAt: now,
+      acceptBy: withTimer ? acceptBy : incident.acceptBy,
+      updatedAt: now,
+    },
+    audit: [
+      {
+        at: now,
+        kind: 'fire_office',
+        channel: 'record',
+        detail: `step ${step}: township ${incident.township} fire office${township ? ' ' + township.fireOfficePhone : ''}`,
+      },
+    ],
+    pages: [],
+    timers: withTimer ? [{ incidentId: incident.id, kind: 'accept', step, dueAt: acceptBy }] : [],
+    notices: [
+      {
+        kind: 'fire_office',
+        incidentId: incident.id,
+        stationId: null,
+        step,
+        text: `building ${incident.buildingId}, step ${step}: no station has accepted`,
+      },
+    ],
+  };
+}
+
+function pageText(incident: Incident, building: Building, step: number): string {
+  return `${building.name} ${building.address} ${incident.firstFloor}F ${incident.firstRoom} (step ${step})`;
 }
 
 function buildPage(
   incident: Incident,
   building: Building,
-  ranked: RankedStation,
+  ranked: ChosenStation,
   step: number,
   now: number,
   acceptBy: number,
@@ -379,6 +704,16 @@ function buildPage(
   };
 }
 
+function remind(incident: Incident, what: string, step: number): Notice {
+  return {
+    kind: 'remind',
+    incidentId: incident.id,
+    stationId: incident.stationId,
+    step,
+    text: what,
+  };
+}
+
 /**
  * A timer fired. Timers are deduplicated by (incident, kind, step) but may still
  * fire after the incident moved on (a decline already escalated, someone accepted):
@@ -392,6 +727,23 @@ export function decideEscalation(
 ): EscalationDecision {
   if (incident.state === 'closed') return { kind: 'noop', reason: 'closed' };
   const building = ctx.registry.buildings.get(incident.buildingId);
+  const who = incident.stationId !== null ? { stationId: incident.stationId } : {};
+
+  if (timer.kind === 'en_route') {
+    if (incident.state !== 'accepted') return { kind: 'noop', reason: 'stale' };
+    const by = incident.enRouteBy ?? null;
+    if (by === null) return { kind: 'noop', reason: 'stale' };
+    if (now < by) return { kind: 'noop', reason: 'not_due' };
+    const overdue: Incident = { ...incident, enRouteBy: null, updatedAt: now };
+    const audit: AuditEntry = {
+      at: now,
+      kind: 'en_route_overdue',
+      ...who,
+      detail: `accepted at ${incident.acceptedAt ?? '?'}, not en route by ${by}`,
+    };
+    const notice = remind(incident, 'not en route yet: reply en_route now', incident.step);
+    return { kind: 'update', change: reinforce(ctx, overdue, building, now, audit, notice) };
+  }
 
   if (timer.kind === 'on_scene') {
     if (incident.state !== 'accepted' && incident.state !== 'en_route')
@@ -402,30 +754,69 @@ export function decideEscalation(
     const audit: AuditEntry = {
       at: now,
       kind: 'on_scene_overdue',
-      ...(incident.stationId !== null ? { stationId: incident.stationId } : {}),
+      ...who,
       detail: `accepted at ${incident.acceptedAt ?? '?'}, not on scene by ${incident.onSceneBy}`,
     };
-    if (incident.forwarded119At !== null) {
-      return { kind: 'update', change: { incident: overdue, audit: [audit], pages: [], timers: [] } };
-    }
-    // Reinforcement: one more step up the ladder, the accepted station stays responsible.
-    const next = advanceLadder(ctx, overdue, building, now, false);
-    return { kind: 'update', change: { ...next, audit: [audit, ...next.audit] } };
+    const notice = remind(incident, 'on-scene deadline missed', incident.step);
+    return { kind: 'update', change: reinforce(ctx, overdue, building, now, audit, notice) };
+  }
+
+  if (timer.kind === 'close') {
+    if (incident.state !== 'on_scene') return { kind: 'noop', reason: 'stale' };
+    const by = incident.closeBy ?? null;
+    if (by === null) return { kind: 'noop', reason: 'stale' };
+    if (now < by) return { kind: 'noop', reason: 'not_due' };
+    const overdue: Incident = { ...incident, closeBy: null, updatedAt: now };
+    const audit: AuditEntry[] = [
+      {
+        at: now,
+        kind: 'close_overdue',
+        ...who,
+        detail: `on scene at ${incident.onSceneAt ?? '?'}, not closed by ${by}`,
+      },
+    ];
+    const notices: Notice[] = [remind(incident, 'close the incident with a disposition code', incident.step)];
+    // Escalate to the fire office (a notice; the ladder itself is over once accepted).
+    notices.push({
+      kind: 'fire_office',
+      incidentId: incident.id,
+      stationId: incident.stationId,
+      step: incident.step,
+      text: `station ${incident.stationId ?? '?'} on scene, incident not closed in time`,
+    });
+    audit.push({ at: now, kind: 'fire_office', channel: 'record', detail: 'close deadline missed' });
+    return { kind: 'update', change: { incident: overdue, audit, pages: [], timers: [], notices } };
   }
 
   if (incident.state !== 'paging') return { kind: 'noop', reason: 'not_paging' };
   if (incident.step !== timer.step) return { kind: 'noop', reason: 'stale' };
   if (incident.forwarded119At !== null) return { kind: 'noop', reason: 'ladder_done' };
-  const last =
-    incident.step <= incident.pagedStations.length ? incident.pagedStations[incident.step - 1] : undefined;
+  const stepStations = currentStepStations(incident);
   const timeout: AuditEntry = {
     at: now,
     kind: 'timeout',
-    ...(last !== undefined ? { stationId: last } : {}),
-    detail: `step ${incident.step} not accepted by ${incident.acceptBy ?? '?'}`,
+    ...(stepStations.length === 1 ? { stationId: stepStations[0] } : {}),
+    detail: `step ${incident.step} not accepted by ${incident.acceptBy ?? '?'}${stepStations.length > 1 ? ` (${stepStations.join(', ')})` : ''}`,
   };
   const next = advanceLadder(ctx, incident, building, now, true);
   return { kind: 'update', change: { ...next, audit: [timeout, ...next.audit] } };
+}
+
+/** A missed deadline after accepting: remind, and one more station as reinforcement. */
+function reinforce(
+  ctx: DecisionContext,
+  overdue: Incident,
+  building: Building | undefined,
+  now: number,
+  audit: AuditEntry,
+  notice: Notice,
+): IncidentChange {
+  if (overdue.forwarded119At !== null) {
+    return { incident: overdue, audit: [audit], pages: [], timers: [], notices: [notice] };
+  }
+  // The accepted station stays responsible; no accept timer runs for the reinforcement.
+  const next = advanceLadder(ctx, overdue, building, now, false);
+  return { ...next, audit: [audit, ...next.audit], notices: [notice, ...(next.notices ?? [])] };
 }
 
 // ---------------------------------------------------------------------------------
@@ -453,6 +844,7 @@ export function applyReply(
   if (!incident.pagedStations.includes(stationId)) {
     return reject(ALERTS_CODES.NOT_PAGED, `station ${stationId} was not paged for ${incident.id}`);
   }
+  const ladder = ladderFor(ctx, incident);
   const who = {
     at: now,
     stationId,
@@ -467,11 +859,18 @@ export function applyReply(
     stationId,
     acceptedAt: now,
     acceptBy: null,
-    onSceneBy: now + ctx.params.onSceneDeadlineMs,
+    enRouteBy: ladder.enRouteDeadlineMs !== null ? now + ladder.enRouteDeadlineMs : null,
+    onSceneBy: now + ladder.onSceneDeadlineMs,
     updatedAt: now,
   });
-  const onSceneTimer = (i: Incident): TimerRequest[] =>
-    i.onSceneBy === null ? [] : [{ incidentId: i.id, kind: 'on_scene', step: i.step, dueAt: i.onSceneBy }];
+  const afterAcceptTimers = (i: Incident): TimerRequest[] => {
+    const t: TimerRequest[] = [];
+    if (i.state === 'accepted' && i.enRouteBy !== null && i.enRouteBy !== undefined)
+      t.push({ incidentId: i.id, kind: 'en_route', step: i.step, dueAt: i.enRouteBy });
+    if (i.onSceneBy !== null)
+      t.push({ incidentId: i.id, kind: 'on_scene', step: i.step, dueAt: i.onSceneBy });
+    return t;
+  };
 
   switch (reply.type) {
     case 'accept': {
@@ -483,7 +882,7 @@ export function applyReply(
             incident: next,
             audit: [{ ...who, kind: 'accept', detail: `step ${incident.step}` }],
             pages: [],
-            timers: onSceneTimer(next),
+            timers: afterAcceptTimers(next),
           },
         };
       }
@@ -501,28 +900,32 @@ export function applyReply(
         }
         return { kind: 'record', entry: { ...who, kind: 'decline' } };
       }
-      const current =
-        incident.step <= incident.pagedStations.length
-          ? incident.pagedStations[incident.step - 1]
-          : undefined;
-      if (current !== stationId) {
+      const current = fireOfficeReached(incident) ? [] : currentStepStations(incident);
+      if (!current.includes(stationId)) {
         // A late decline from a station the ladder already moved past.
         return { kind: 'record', entry: { ...who, kind: 'decline', detail: 'after its step timed out' } };
       }
+      const declined = [...(incident.declined ?? []), stationId];
+      const withDecline: Incident = { ...incident, declined, updatedAt: now };
+      const entry: AuditEntry = { ...who, kind: 'decline', detail: `step ${incident.step}` };
+      // In a wave, the step goes on while another station of it may still accept.
+      if (!current.every((s) => declined.includes(s))) {
+        return { kind: 'update', change: { incident: withDecline, audit: [entry], pages: [], timers: [] } };
+      }
       // Decline → the next step at once, not at the timeout.
-      const next = advanceLadder(ctx, incident, ctx.registry.buildings.get(incident.buildingId), now, true);
-      return {
-        kind: 'update',
-        change: {
-          ...next,
-          audit: [{ ...who, kind: 'decline', detail: `step ${incident.step}` }, ...next.audit],
-        },
-      };
+      const next = advanceLadder(
+        ctx,
+        withDecline,
+        ctx.registry.buildings.get(incident.buildingId),
+        now,
+        true,
+      );
+      return { kind: 'update', change: { ...next, audit: [entry, ...next.audit] } };
     }
 
     case 'en_route': {
       if (incident.state === 'paging') {
-        const next: Incident = { ...accepted(), state: 'en_route' };
+        const next: Incident = { ...accepted(), state: 'en_route', enRouteAt: now, enRouteBy: null };
         return {
           kind: 'update',
           change: {
@@ -532,7 +935,7 @@ export function applyReply(
               { ...who, kind: 'en_route' },
             ],
             pages: [],
-            timers: onSceneTimer(next),
+            timers: afterAcceptTimers(next),
           },
         };
       }
@@ -543,7 +946,7 @@ export function applyReply(
       return {
         kind: 'update',
         change: {
-          incident: { ...incident, state: 'en_route', updatedAt: now },
+          incident: { ...incident, state: 'en_route', enRouteAt: now, enRouteBy: null, updatedAt: now },
           audit: [{ ...who, kind: 'en_route' }],
           pages: [],
           timers: [],
@@ -561,13 +964,24 @@ export function applyReply(
       const audit: AuditEntry[] =
         incident.state === 'paging' ? [{ ...who, kind: 'accept', detail: 'implied by on_scene' }] : [];
       audit.push({ ...who, kind: 'on_scene' });
+      const closeBy = ladder.closeDeadlineMs !== null ? now + ladder.closeDeadlineMs : null;
+      const next: Incident = {
+        ...base,
+        state: 'on_scene',
+        onSceneAt: now,
+        onSceneBy: null,
+        enRouteBy: null,
+        closeBy,
+        updatedAt: now,
+      };
       return {
         kind: 'update',
         change: {
-          incident: { ...base, state: 'on_scene', onSceneAt: now, onSceneBy: null, updatedAt: now },
+          incident: next,
           audit,
           pages: [],
-          timers: [],
+          timers:
+            closeBy !== null ? [{ incidentId: next.id, kind: 'close', step: next.step, dueAt: closeBy }] : [],
         },
       };
     }
@@ -593,6 +1007,8 @@ export function applyReply(
             disposition: reply.disposition,
             acceptBy: null,
             onSceneBy: null,
+            enRouteBy: null,
+            closeBy: null,
             updatedAt: now,
           },
           audit: [
@@ -613,11 +1029,20 @@ export function applyReply(
  * committing a change and scheduling its timer.
  */
 export function pendingTimers(incident: Incident): TimerRequest[] {
+  const id = incident.id;
+  const step = incident.step;
   if (incident.state === 'paging' && incident.acceptBy !== null && incident.forwarded119At === null) {
-    return [{ incidentId: incident.id, kind: 'accept', step: incident.step, dueAt: incident.acceptBy }];
+    return [{ incidentId: id, kind: 'accept', step, dueAt: incident.acceptBy }];
+  }
+  const out: TimerRequest[] = [];
+  if (incident.state === 'accepted' && incident.enRouteBy !== null && incident.enRouteBy !== undefined) {
+    out.push({ incidentId: id, kind: 'en_route', step, dueAt: incident.enRouteBy });
   }
   if ((incident.state === 'accepted' || incident.state === 'en_route') && incident.onSceneBy !== null) {
-    return [{ incidentId: incident.id, kind: 'on_scene', step: incident.step, dueAt: incident.onSceneBy }];
+    out.push({ incidentId: id, kind: 'on_scene', step, dueAt: incident.onSceneBy });
   }
-  return [];
+  if (incident.state === 'on_scene' && incident.closeBy !== null && incident.closeBy !== undefined) {
+    out.push({ incidentId: id, kind: 'close', step, dueAt: incident.closeBy });
+  }
+  return out;
 }

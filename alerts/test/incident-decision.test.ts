@@ -129,7 +129,7 @@ describe('decideAlarm', () => {
     // A second detector raises confidence.
     expect(d.change.incident.verification).toBe('confirmed');
     expect(d.change.incident.step).toBe(1);
-    expect(d.change.audit.map((a) => a.kind)).toEqual(['fold', 'confirmed']);
+    expect(d.change.audit.map((a) => a.kind)).toEqual(['fold', 'confirmed', 'forward_119_prepared']);
   });
 
   it('does not page again for a device already in the incident', () => {

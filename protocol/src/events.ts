@@ -43,6 +43,11 @@ export const deviceEventSchema = z.object({
   result: z.enum(['pass', 'fail']).optional(),
   /** Free vendor detail, short. */
   detail: z.string().max(200).optional(),
+  /**
+   * Temperature at the sensor when the event was raised (°C), when the device has one.
+   * A rising temperature across a building's alarms confirms a fire (alerts).
+   */
+  tempC: z.number().min(-60).max(1500).optional(),
 });
 export type DeviceEvent = z.infer<typeof deviceEventSchema>;
 

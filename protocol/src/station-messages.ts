@@ -130,6 +130,39 @@ export const incidentSchema = z.object({
   disposition: z.enum(DISPOSITION_CODES).nullable(),
   /** Set when the ladder ran out of stations and the 119 forwarding record was made. */
   forwarded119At: z.number().nullable(),
+  // Optional fields below were added later (older stored incidents lack them).
+  /** When and why the incident became confirmed (second_detector, electrical, charging, temperature, human). */
+  confirmedAt: z.number().nullable().optional(),
+  confirmedBy: z.string().nullable().optional(),
+  /** Ladder step of each entry of pagedStations (a first wave pages several stations in one step). */
+  pageSteps: z.array(z.number().int()).optional(),
+  /** Stations that declined while paging. */
+  declined: z.array(z.string()).optional(),
+  /** When the township fire office step was reached. */
+  fireOfficeAt: z.number().nullable().optional(),
+  /** After accepting: en route by (ms), when it was reported; after on scene: closed by (ms). */
+  enRouteBy: z.number().nullable().optional(),
+  enRouteAt: z.number().nullable().optional(),
+  closeBy: z.number().nullable().optional(),
+  /** Temperature (°C) of the first alarm that carried one, and the highest seen. */
+  firstTempC: z.number().nullable().optional(),
+  maxTempC: z.number().nullable().optional(),
+  /** The ladder this incident runs on (chosen at opening from occupancy and key-period mode). */
+  ladder: z
+    .object({
+      name: z.string(),
+      acceptTimeoutMs: z.number(),
+      fireOfficeTimeoutMs: z.number(),
+      enRouteDeadlineMs: z.number().nullable(),
+      onSceneDeadlineMs: z.number(),
+      closeDeadlineMs: z.number().nullable(),
+      maxStations: z.number().int(),
+      firstWave: z.number().int(),
+      confirmedSkipsToFireOffice: z.boolean(),
+    })
+    .optional(),
+  /** The 119 forwarding record, prepared when confirmed (sent when the ladder reaches 119). */
+  forward119: z.object({ preparedAt: z.number(), text: z.string() }).nullable().optional(),
 });
 export type Incident = z.infer<typeof incidentSchema>;
 
