@@ -20,6 +20,23 @@ export const API_ERRORS = {
   /** Too many live streams open at once. */
   TOO_MANY_STREAMS: 'E_TOO_MANY_STREAMS',
   SHUTTING_DOWN: 'E_SHUTTING_DOWN',
+  /** No valid session cookie (never logged in, expired or revoked). */
+  UNAUTHENTICATED: 'E_UNAUTHENTICATED',
+  /** Wrong username or password (which one is never said). */
+  BAD_CREDENTIALS: 'E_BAD_CREDENTIALS',
+  /** Too many login attempts from this address. */
+  LOGIN_RATE_LIMITED: 'E_LOGIN_RATE_LIMITED',
+  /** Too many failed logins for this username: locked for the guard's window. */
+  LOGIN_LOCKED: 'E_LOGIN_LOCKED',
+  /** The account is disabled. */
+  ACCOUNT_DISABLED: 'E_ACCOUNT_DISABLED',
+  /** The role may not use this route (e.g. an officer on the township's list). */
+  FORBIDDEN_ROLE: 'E_FORBIDDEN_ROLE',
+  /** An officer asked for another station's console, list or stream. */
+  OTHER_STATION: 'E_OTHER_STATION',
+  /** A township operator asked for another township's data. */
+  OTHER_TOWNSHIP: 'E_OTHER_TOWNSHIP',
+  ACCOUNT_NOT_FOUND: 'E_ACCOUNT_NOT_FOUND',
   INTERNAL: 'E_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof API_ERRORS)[keyof typeof API_ERRORS];

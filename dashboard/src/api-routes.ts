@@ -1,19 +1,24 @@
 import type { Station } from '@hub/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { checkSeeIncident, checkSeeStation, requireRole, townshipScope } from './access-policy.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import {
   actionBodySchema,
-  actionParamsSchema,
+  incidentActionParamsSchema,
   incidentParamsSchema,
   listQuerySchema,
   stationParamsSchema,
 } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
+import { authenticate } from './authenticate.js';
 import { toIncidentView } from './incident-view.js';
 import { buildStationReply, checkStationMayAct, enqueueStationAction } from './station-actions.js';
 
-/** REST routes under /api (the live streams are in live-routes.ts). */
+/**
+ * REST routes under /api (the live streams are in live-routes.ts). Every route
+ * authenticates first and asks the access policy before it reads anything.
+ */
 export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
@@ -25,27 +30,48 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
     return station;
   }
 
-  app.get('/api/incidents', { schema: { querystring: listQuerySchema } }, async (req) => {
-    const list = await ctx.incidents.list({ state: req.query.state, limit: req.query.limit });
-    const snapshot = ctx.registry.current;
-    return { incidents: list.map((i) => toIncidentView(i, snapshot)) };
-  });
+  app.get(
+    '/api/incidents',
+    { schema: { querystring: listQuerySchema, tags: ['incidents'], summary: 'Incidents of your township' } },
+    async (req) => {
+      const p = await authenticate(ctx, req);
+      requireRole(p, ['township', 'admin']);
+      const scope = townshipScope(p);
+      const list = await ctx.incidents.list({
+        state: req.query.state,
+        limit: req.query.limit,
+        ...(scope === null ? {} : { township: scope }),
+      });
+      const snapshot = ctx.registry.current;
+      return { incidents: list.map((i) => toIncidentView(i, snapshot)) };
+    },
+  );
 
-  app.get('/api/incidents/:id', { schema: { params: incidentParamsSchema } }, async (req) => {
-    const incident = await ctx.incidents.get(req.params.id);
-    if (incident === null) {
-      throw new ApiError(404, API_ERRORS.INCIDENT_NOT_FOUND, `unknown incident ${req.params.id}`);
-    }
-    const audit = await ctx.incidents.audit(incident.id);
-    return { incident: toIncidentView(incident, ctx.registry.current), audit };
-  });
+  app.get(
+    '/api/incidents/:id',
+    { schema: { params: incidentParamsSchema, tags: ['incidents'], summary: 'One incident with its audit' } },
+    async (req) => {
+      const p = await authenticate(ctx, req);
+      const incident = await ctx.incidents.get(req.params.id);
+      if (incident === null) {
+        throw new ApiError(404, API_ERRORS.INCIDENT_NOT_FOUND, `unknown incident ${req.params.id}`);
+      }
+      checkSeeIncident(p, incident);
+      const audit = await ctx.incidents.audit(incident.id);
+      const station = p.stationId === null ? undefined : ctx.registry.current.stations.get(p.stationId);
+      return { incident: toIncidentView(incident, ctx.registry.current, station), audit };
+    },
+  );
 
-  app.get('/api/stations', async () => {
+  app.get('/api/stations', { schema: { tags: ['stations'] } }, async (req) => {
+    const p = await authenticate(ctx, req);
+    const scope = townshipScope(p);
     const stations = [];
     for (const s of ctx.registry.current.stations.values()) {
+      if (scope !== null && s.township !== scope) continue;
       let officersOnDuty = 0;
       for (const o of s.officers) if (o.onDuty) officersOnDuty++;
-      // No officer names or phones here: those wait for accounts and roles.
+      // No officer names or phones here.
       stations.push({
         id: s.id,
         name: s.name,
@@ -62,9 +88,18 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/stations/:stationId/incidents',
-    { schema: { params: stationParamsSchema, querystring: listQuerySchema } },
+    {
+      schema: {
+        params: stationParamsSchema,
+        querystring: listQuerySchema,
+        tags: ['stations'],
+        summary: "A station's incidents (with distance)",
+      },
+    },
     async (req) => {
+      const p = await authenticate(ctx, req);
       const station = stationOr404(req.params.stationId);
+      checkSeeStation(p, station);
       const list = await ctx.incidents.list({
         state: req.query.state,
         limit: req.query.limit,
@@ -78,14 +113,32 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
     },
   );
 
+  /**
+   * An officer's action on an incident. The acting station is the session's (never a
+   * path or body field), so an officer can only ever act as their own station.
+   */
   app.post(
-    '/api/stations/:stationId/incidents/:incidentId/actions',
-    { schema: { params: actionParamsSchema, body: actionBodySchema } },
+    '/api/incidents/:incidentId/actions',
+    {
+      schema: {
+        params: incidentActionParamsSchema,
+        body: actionBodySchema,
+        tags: ['incidents'],
+        summary: "Queue a duty officer's action (station from the session)",
+      },
+    },
     async (req, reply) => {
-      const { stationId, incidentId } = req.params;
+      const p = await authenticate(ctx, req);
+      requireRole(p, ['officer']);
+      const stationId = p.stationId as string; // officers always have one (account schema)
+      const { incidentId } = req.params;
       const now = ctx.clock();
       // Body first: it needs no I/O, and a malformed request is the client's bug.
-      const stationReply = buildStationReply(req.body, incidentId, now);
+      const stationReply = buildStationReply(
+        { ...req.body, officerId: req.body.officerId ?? p.username },
+        incidentId,
+        now,
+      );
       stationOr404(stationId);
       const incident = await ctx.incidents.get(incidentId);
       if (incident === null) {
@@ -94,7 +147,10 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
       checkStationMayAct(incident, stationId);
       const entryId = await enqueueStationAction(ctx.redis, ctx.keys, stationId, stationReply, now);
       ctx.metrics.actionsQueued.inc({ type: stationReply.type });
-      req.log.info({ stationId, incidentId, type: stationReply.type, entryId }, 'station action queued');
+      req.log.info(
+        { stationId, incidentId, type: stationReply.type, entryId, username: p.username },
+        'station action queued',
+      );
       return reply.code(202).send({ queued: true, entryId });
     },
   );

@@ -16,7 +16,7 @@ export const incidentIdSchema = z
 
 export const stationParamsSchema = z.object({ stationId: stationIdSchema });
 export const incidentParamsSchema = z.object({ id: incidentIdSchema });
-export const actionParamsSchema = z.object({ stationId: stationIdSchema, incidentId: incidentIdSchema });
+export const incidentActionParamsSchema = z.object({ incidentId: incidentIdSchema });
 
 export const listQuerySchema = z
   .object({
@@ -33,6 +33,7 @@ export const listQuerySchema = z
 export const actionBodySchema = z
   .object({
     type: z.enum(STATION_ACTIONS),
+    /** Defaults to the session's username. */
     officerId: z.string().optional(),
     disposition: z.enum(DISPOSITION_CODES).optional(),
     note: z.string().optional(),

@@ -1,3 +1,5 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
 import type { HubKeys } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import Fastify, {
@@ -13,15 +15,36 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
+import { AccountStore } from './account-store.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from './api-error.js';
 import { registerApiRoutes } from './api-routes.js';
 import type { AppContext } from './app-context.js';
+import { registerAuthRoutes } from './auth-routes.js';
+import { dashboardKeys } from './dashboard-keys.js';
 import { createDashboardMetrics, type DashboardMetrics } from './dashboard-metrics.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { IncidentReader } from './incident-reader.js';
 import { LiveHub, type LiveHubOptions } from './live-hub.js';
 import { registerLiveRoutes } from './live-routes.js';
+import { LOGIN_GUARD_DEFAULTS, LoginGuard, type LoginGuardOptions } from './login-guard.js';
 import { registerPageRoutes } from './page-routes.js';
+import { SessionStore } from './session-store.js';
+
+export interface AuthOptions {
+  /** Session lifetime (a shift and some), ms. */
+  sessionTtlMs?: number;
+  /** Secure cookies (behind HTTPS). Off by default: the demo runs on http://127.0.0.1. */
+  secureCookie?: boolean;
+  /** Login attempts per client address per minute. */
+  loginPerMinute?: number;
+  guard?: LoginGuardOptions;
+}
+
+export const AUTH_DEFAULTS = {
+  sessionTtlMs: 14 * 3_600_000,
+  secureCookie: false,
+  loginPerMinute: 20,
+} as const;
 
 export interface BuildAppOptions {
   /** Command connection. */
@@ -37,6 +60,7 @@ export interface BuildAppOptions {
   metrics?: DashboardMetrics;
   /** Live stream tuning (heartbeat, bounds); defaults in LIVE_DEFAULTS. */
   live?: Pick<LiveHubOptions, 'heartbeatMs' | 'maxStreams' | 'maxBufferedBytes' | 'retryMs'>;
+  auth?: AuthOptions;
 }
 
 /** Action bodies are a few hundred bytes; nothing the API accepts is larger. */
@@ -51,9 +75,12 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const metrics = opts.metrics ?? createDashboardMetrics();
   const clock = opts.clock ?? Date.now;
+  const dkeys = dashboardKeys(opts.keys);
+  const authOpts = { ...AUTH_DEFAULTS, ...opts.auth };
   const live = new LiveHub({
     subscriber: opts.subscriber,
     keys: opts.keys,
+    dkeys,
     registry: opts.registry,
     metrics,
     logger: logger.child({ part: 'live' }),
@@ -63,10 +90,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const ctx: AppContext = {
     redis: opts.redis,
     keys: opts.keys,
+    dkeys,
     registry: opts.registry,
     clock,
     metrics,
     live,
+    auth: {
+      accounts: new AccountStore(opts.redis, dkeys, (username) =>
+        logger.warn({ username }, 'account record failed the schema; ignored'),
+      ),
+      sessions: new SessionStore(opts.redis, dkeys, authOpts.sessionTtlMs),
+      guard: new LoginGuard(opts.redis, dkeys, authOpts.guard ?? LOGIN_GUARD_DEFAULTS),
+      sessionTtlMs: authOpts.sessionTtlMs,
+      secureCookie: authOpts.secureCookie,
+      loginPerMinute: authOpts.loginPerMinute,
+    },
     incidents: new IncidentReader(opts.redis, opts.keys, (kind, key) => {
       metrics.badRecords.inc({ kind });
       logger.warn({ kind, key }, 'record in Redis failed the schema; skipped');
@@ -84,6 +122,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.register(fastifyCookie);
+  // Per client address, only on routes that ask for it (login). The in-memory store is
+  // an LRU of at most `cache` addresses: bounded.
+  app.register(fastifyRateLimit, {
+    global: false,
+    cache: 10_000,
+    errorResponseBuilder: (_req, c) => {
+      metrics.logins.inc({ result: 'rate_limited' });
+      return new ApiError(
+        429,
+        API_ERRORS.LOGIN_RATE_LIMITED,
+        `too many login attempts; retry in ${Math.ceil(c.ttl / 1000)} s`,
+      );
+    },
+  });
 
   app.addHook('onResponse', (req, reply, done) => {
     metrics.httpRequests.inc({
@@ -96,6 +149,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError | ApiError | Error, req, reply) => {
     const { status, code, message } = toApiError(err);
+    if (status === 401 || status === 403) metrics.accessDenied.inc({ code });
     if (status >= 500) req.log.error({ err, route: req.routeOptions.url }, 'request failed');
     return reply.code(status).send({ code, message });
   });
@@ -117,8 +171,11 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   });
 
   registerHealthRoutes(app, ctx);
-  registerApiRoutes(app, ctx);
-  registerLiveRoutes(app, ctx);
+  app.register(async (scope) => {
+    registerAuthRoutes(scope, ctx);
+    registerApiRoutes(scope, ctx);
+    registerLiveRoutes(scope, ctx);
+  });
   app.register(async (scope) => registerPageRoutes(scope, ctx));
   return app;
 }

@@ -19,6 +19,12 @@ export const dashboardEnvSchema = z.object({
   HUB_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(18080),
   HUB_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   HUB_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Session lifetime in hours (a shift and some). */
+  HUB_DASHBOARD_SESSION_HOURS: z.coerce.number().min(0.1).max(168).default(14),
+  /** 'true' behind HTTPS: session cookies get the Secure flag. */
+  HUB_DASHBOARD_SECURE_COOKIE: z.enum(['true', 'false']).default('false'),
+  /** Login attempts per client address per minute. */
+  HUB_DASHBOARD_LOGIN_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(20),
 });
 
 export interface DashboardConfig {
@@ -27,6 +33,9 @@ export interface DashboardConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly sessionTtlMs: number;
+  readonly secureCookie: boolean;
+  readonly loginPerMinute: number;
 }
 
 /** Validates the environment once; throws ConfigError listing every violation. */
@@ -38,5 +47,8 @@ export function loadDashboardConfig(env: Record<string, string | undefined>): Da
     port: e.HUB_DASHBOARD_PORT,
     host: e.HUB_DASHBOARD_HOST,
     logLevel: e.HUB_LOG_LEVEL,
+    sessionTtlMs: Math.round(e.HUB_DASHBOARD_SESSION_HOURS * 3_600_000),
+    secureCookie: e.HUB_DASHBOARD_SECURE_COOKIE === 'true',
+    loginPerMinute: e.HUB_DASHBOARD_LOGIN_PER_MINUTE,
   });
 }

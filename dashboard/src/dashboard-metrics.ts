@@ -22,6 +22,12 @@ export interface DashboardMetrics {
   readonly badRecords: Counter<'kind'>;
   /** Actions queued on the actions stream, by type. */
   readonly actionsQueued: Counter<'type'>;
+  /** Login attempts by result (ok, bad_credentials, locked, disabled, rate_limited). */
+  readonly logins: Counter<'result'>;
+  /** Sessions ended by logout, shift change or account changes. */
+  readonly sessionsRevoked: Counter;
+  /** Requests refused by the access policy, by code (E_FORBIDDEN_ROLE, E_OTHER_STATION, ...). */
+  readonly accessDenied: Counter<'code'>;
 }
 
 export function createDashboardMetrics(): DashboardMetrics {
@@ -73,6 +79,23 @@ export function createDashboardMetrics(): DashboardMetrics {
       name: 'hub_dashboard_actions_queued_total',
       help: 'Station actions appended to the actions stream, by type',
       labelNames: ['type'],
+      registers: [registry],
+    }),
+    logins: new Counter({
+      name: 'hub_dashboard_logins_total',
+      help: 'Login attempts by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    sessionsRevoked: new Counter({
+      name: 'hub_dashboard_sessions_revoked_total',
+      help: 'Sessions ended by logout, shift change or account changes',
+      registers: [registry],
+    }),
+    accessDenied: new Counter({
+      name: 'hub_dashboard_access_denied_total',
+      help: 'Requests refused for want of a session (401) or by the access policy (403), by code',
+      labelNames: ['code'],
       registers: [registry],
     }),
   };

@@ -23,6 +23,8 @@ export interface ListOptions {
   limit: number;
   /** Only incidents whose pagedStations contain this station. */
   stationId?: string;
+  /** Only incidents of this township. */
+  township?: string;
 }
 
 /** Counts records that failed validation, so a bad writer shows up in metrics. */
@@ -62,11 +64,15 @@ export class IncidentReader {
   /** Newest first (by openedAt). */
   async list(opts: ListOptions): Promise<Incident[]> {
     const limit = Math.min(Math.max(opts.limit, 1), MAX_LIST_LIMIT);
-    if (opts.state === 'open') return this.listOpen(limit, opts.stationId);
-    return this.listAll(limit, opts.stationId);
+    if (opts.state === 'open') return this.listOpen(limit, opts.stationId, opts.township);
+    return this.listAll(limit, opts.stationId, opts.township);
   }
 
-  private async listOpen(limit: number, stationId: string | undefined): Promise<Incident[]> {
+  private async listOpen(
+    limit: number,
+    stationId: string | undefined,
+    township: string | undefined,
+  ): Promise<Incident[]> {
     // The open set is small in normal times. SMEMBERS has no bound; SRANDMEMBER with a
     // count returns the whole set when it is smaller than the count, a bounded sample
     // otherwise (an alarm storm). Order comes from openedAt, sorted here.
@@ -75,15 +81,19 @@ export class IncidentReader {
     const out: Incident[] = [];
     for (const inc of incidents) {
       if (inc.state === 'closed') continue; // the set lags the record by one write at most
-      if (stationId !== undefined && !inc.pagedStations.includes(stationId)) continue;
+      if (!matches(inc, stationId, township)) continue;
       out.push(inc);
     }
     out.sort(newestFirst);
     return out.length > limit ? out.slice(0, limit) : out;
   }
 
-  private async listAll(limit: number, stationId: string | undefined): Promise<Incident[]> {
-    if (stationId === undefined) {
+  private async listAll(
+    limit: number,
+    stationId: string | undefined,
+    township: string | undefined,
+  ): Promise<Incident[]> {
+    if (stationId === undefined && township === undefined) {
       const ids = await this.redis.zrevrange(this.keys.incidentsByTime, 0, limit - 1);
       return this.fetch(ids);
     }
@@ -93,7 +103,7 @@ export class IncidentReader {
       const ids = await this.redis.zrevrange(this.keys.incidentsByTime, start, start + HISTORY_PAGE - 1);
       if (ids.length === 0) break;
       for (const inc of await this.fetch(ids)) {
-        if (inc.pagedStations.includes(stationId)) {
+        if (matches(inc, stationId, township)) {
           out.push(inc);
           if (out.length >= limit) break;
         }
@@ -123,6 +133,14 @@ export class IncidentReader {
     this.onBadRecord('incident', key);
     return null;
   }
+}
+
+function matches(inc: Incident, stationId: string | undefined, township: string | undefined): boolean {
+  if (township !== undefined && inc.township !== township) return false;
+  if (stationId !== undefined && !inc.pagedStations.includes(stationId) && inc.stationId !== stationId) {
+    return false;
+  }
+  return true;
 }
 
 function newestFirst(a: Incident, b: Incident): number {

@@ -4,6 +4,7 @@ import type { RegistrySnapshot } from '@hub/registry';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { API_ERRORS, ApiError } from './api-error.js';
+import type { DashboardKeys } from './dashboard-keys.js';
 import type { DashboardMetrics } from './dashboard-metrics.js';
 import { toIncidentView } from './incident-view.js';
 import { type DropReason, SseStream, type StreamScope } from './sse-stream.js';
@@ -12,6 +13,7 @@ export interface LiveHubOptions {
   /** Connection in subscriber mode (may be shared with the RegistryCache: both filter by channel). */
   subscriber: Redis;
   keys: HubKeys;
+  dkeys: DashboardKeys;
   registry: { readonly current: RegistrySnapshot };
   metrics: DashboardMetrics;
   logger: Logger;
@@ -71,8 +73,9 @@ export class LiveHub {
 
   async start(): Promise<void> {
     if (this.started) return;
+    await whenReady(this.opts.subscriber);
     this.opts.subscriber.on('message', this.onMessage);
-    await this.opts.subscriber.subscribe(this.opts.keys.live);
+    await this.opts.subscriber.subscribe(this.opts.keys.live, this.opts.dkeys.sessionsRevoked);
     // One coalesced timer for every stream, not one per client.
     this.heartbeat = setInterval(this.beat, this.heartbeatMs);
     this.heartbeat.unref();
@@ -93,7 +96,9 @@ export class LiveHub {
     this.opts.subscriber.off('message', this.onMessage);
     if (this.started) {
       this.started = false;
-      await this.opts.subscriber.unsubscribe(this.opts.keys.live).catch(() => undefined);
+      await this.opts.subscriber
+        .unsubscribe(this.opts.keys.live, this.opts.dkeys.sessionsRevoked)
+        .catch(() => undefined);
     }
   }
 
@@ -101,7 +106,12 @@ export class LiveHub {
    * Starts a stream on a raw response (the route has hijacked the reply). Throws
    * ApiError before anything is written when the hub is closing or full.
    */
-  attach(res: ServerResponse, scope: StreamScope, stationId: string | null): SseStream {
+  attach(
+    res: ServerResponse,
+    scope: StreamScope,
+    stationId: string | null,
+    who: { sessionId: string; township: string | null },
+  ): SseStream {
     if (this.closing) throw new ApiError(503, API_ERRORS.SHUTTING_DOWN, 'the dashboard is shutting down');
     if (this.count >= this.maxStreams) {
       this.opts.metrics.sseRejected.inc();
@@ -110,6 +120,8 @@ export class LiveHub {
     const stream = new SseStream(res, {
       scope,
       stationId,
+      township: scope === 'township' ? who.township : null,
+      sessionId: who.sessionId,
       maxBufferedBytes: this.maxBufferedBytes,
       onEnd: this.onStreamEnd,
     });
@@ -161,7 +173,27 @@ export class LiveHub {
   };
 
   /** Bound once: the subscriber calls it for every message on every channel it holds. */
+  /** Ends the streams opened by these sessions (logout, shift change, account disabled). */
+  closeSessions(sessionIds: readonly string[]): number {
+    if (sessionIds.length === 0) return 0;
+    const ids = new Set(sessionIds);
+    const doomed: SseStream[] = [];
+    for (const s of this.township) if (ids.has(s.sessionId)) doomed.push(s);
+    for (const set of this.byStation.values()) for (const s of set) if (ids.has(s.sessionId)) doomed.push(s);
+    for (const s of doomed) s.close();
+    return doomed.length;
+  }
+
   private readonly onMessage = (channel: string, raw: string): void => {
+    if (channel === this.opts.dkeys.sessionsRevoked) {
+      try {
+        const ids: unknown = JSON.parse(raw);
+        if (Array.isArray(ids)) this.closeSessions(ids.filter((x): x is string => typeof x === 'string'));
+      } catch {
+        this.opts.logger.warn('invalid session revocation message ignored');
+      }
+      return;
+    }
     if (channel !== this.opts.keys.live) return;
     // ioredis calls listeners inside its reply parser: nothing may throw out of here.
     try {
@@ -184,22 +216,31 @@ export class LiveHub {
       const page = (msg as { page: PageMessage }).page;
       // Re-serialized so a pretty-printed publish cannot break the one-line data field.
       const frame = `event: page\ndata: ${JSON.stringify(msg)}\n\n`;
-      this.deliver(frame, page.stationId, null);
+      const township = this.opts.registry.current.stations.get(page.stationId)?.township ?? null;
+      this.deliver(frame, page.stationId, null, township);
     } else if (type === 'incident') {
       const incident = (msg as { incident: Incident }).incident;
       // Enriched once per message (building from the registry); distances are per
       // station and come with the REST view and the page.
       const view = toIncidentView(incident, this.opts.registry.current);
       const frame = `event: incident\ndata: ${JSON.stringify({ type: 'incident', incident: view })}\n\n`;
-      this.deliver(frame, incident.stationId, incident.pagedStations);
+      this.deliver(frame, incident.stationId, incident.pagedStations, incident.township);
     } else {
       this.opts.logger.warn({ channel, bytes: raw.length }, 'invalid live message ignored');
     }
   }
 
-  private deliver(frame: string, stationId: string | null, paged: readonly string[] | null): void {
+  private deliver(
+    frame: string,
+    stationId: string | null,
+    paged: readonly string[] | null,
+    township: string | null,
+  ): void {
     let written = 0;
-    for (const s of this.township) if (s.send(frame)) written++;
+    // A township operator's stream gets its own township only; an admin's (null) all.
+    for (const s of this.township) {
+      if ((s.township === null || s.township === township) && s.send(frame)) written++;
+    }
     if (paged !== null) {
       for (let i = 0; i < paged.length; i++) {
         const id = paged[i] as string;
@@ -246,4 +287,25 @@ function liveType(msg: unknown): 'page' | 'incident' | 'invalid' {
       : 'invalid';
   }
   return 'invalid';
+}
+
+/**
+ * Resolves once the connection is ready. ioredis 5 writes SUBSCRIBE while still
+ * handshaking, switches to subscriber mode, and its ready check (INFO) then fails with
+ * "Connection in subscriber mode" and reconnects, losing the subscription meanwhile.
+ */
+async function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      redis.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      redis.off('ready', onReady);
+      reject(new Error('redis connection ended before it was ready'));
+    };
+    redis.once('ready', onReady);
+    redis.once('end', onEnd);
+  });
 }

@@ -1,15 +1,19 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { checkSeeStation, requireRole, townshipScope } from './access-policy.js';
+import type { Principal } from './account.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import { stationParamsSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
+import { authenticate } from './authenticate.js';
 import type { StreamScope } from './sse-stream.js';
 
 /**
- * Server-sent event streams: GET /api/live (township: everything) and
- * GET /api/stations/:stationId/live (what concerns that station). The reply is
- * hijacked and written by hand on reply.raw, so the other routes keep fastify's
- * normal serialization and inject() works for them.
+ * Server-sent event streams: GET /api/live (township: everything of the caller's
+ * township; an admin's: everything) and GET /api/stations/:stationId/live (what
+ * concerns that station; its officers and its township's operators only). The
+ * session is checked before the reply is hijacked, so refusals are ordinary JSON
+ * errors; a stream ends when its session is revoked.
  *
  * Events: `hello` (server time, for countdowns), `page` ({type, page}),
  * `incident` ({type, incident} with the building), and `: hb` comments.
@@ -17,10 +21,15 @@ import type { StreamScope } from './sse-stream.js';
 export function registerLiveRoutes(fastify: FastifyInstance, ctx: AppContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
-  function startStream(reply: FastifyReply, scope: StreamScope, stationId: string | null): void {
+  function startStream(
+    reply: FastifyReply,
+    scope: StreamScope,
+    stationId: string | null,
+    p: Principal,
+  ): void {
     reply.hijack();
     try {
-      ctx.live.attach(reply.raw, scope, stationId);
+      ctx.live.attach(reply.raw, scope, stationId, { sessionId: p.sessionId, township: townshipScope(p) });
     } catch (err) {
       // Nothing was written yet: answer like any other API error.
       const e = err instanceof ApiError ? err : new ApiError(500, API_ERRORS.INTERNAL, 'internal error');
@@ -36,15 +45,24 @@ export function registerLiveRoutes(fastify: FastifyInstance, ctx: AppContext): v
     });
   }
 
-  app.get('/api/live', (_req, reply) => {
-    startStream(reply, 'township', null);
+  app.get('/api/live', { schema: { tags: ['live'], summary: 'SSE: township scope' } }, async (req, reply) => {
+    const p = await authenticate(ctx, req);
+    requireRole(p, ['township', 'admin']);
+    startStream(reply, 'township', null, p);
   });
 
-  app.get('/api/stations/:stationId/live', { schema: { params: stationParamsSchema } }, (req, reply) => {
-    const { stationId } = req.params;
-    if (!ctx.registry.current.stations.has(stationId)) {
-      throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${stationId}`);
-    }
-    startStream(reply, 'station', stationId);
-  });
+  app.get(
+    '/api/stations/:stationId/live',
+    { schema: { params: stationParamsSchema, tags: ['live'], summary: 'SSE: one station' } },
+    async (req, reply) => {
+      const p = await authenticate(ctx, req);
+      const { stationId } = req.params;
+      const station = ctx.registry.current.stations.get(stationId);
+      if (station === undefined) {
+        throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${stationId}`);
+      }
+      checkSeeStation(p, station);
+      startStream(reply, 'station', stationId, p);
+    },
+  );
 }

@@ -48,7 +48,18 @@ async function main(): Promise<void> {
       ),
     onError: (err) => logger.error({ err }, 'registry reload failed'),
   });
-  const app = buildApp({ redis, subscriber, keys, registry, logger });
+  const app = buildApp({
+    redis,
+    subscriber,
+    keys,
+    registry,
+    logger,
+    auth: {
+      sessionTtlMs: config.sessionTtlMs,
+      secureCookie: config.secureCookie,
+      loginPerMinute: config.loginPerMinute,
+    },
+  });
   await app.listen({ port: config.port, host: config.host });
   logger.info({ host: config.host, port: config.port, prefix: config.keyPrefix }, 'dashboard listening');
 

@@ -1,12 +1,22 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { maySeeStation } from './access-policy.js';
+import type { Principal } from './account.js';
 import { stationParamsSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
+import { homeOf, optionalPrincipal } from './authenticate.js';
 
 /** dashboard/public: plain HTML, CSS and ES modules, no build step. */
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+
+const require = createRequire(import.meta.url);
+/** dist/ folders of the browser libraries, wherever npm hoisted them. */
+const LEAFLET_DIST = join(dirname(require.resolve('leaflet/package.json')), 'dist');
+const UPLOT_DIST = join(dirname(require.resolve('uplot/package.json')), 'dist');
 
 /**
  * Only our own origin may load anything: the consoles run where nothing external is
@@ -15,7 +25,11 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'";
 
-/** The consoles' pages and their static files. */
+/**
+ * The consoles' pages and their static files. Pages need a session: without one the
+ * browser is sent to /login (and back afterwards); an officer opening another
+ * station's console gets a 403 page.
+ */
 export async function registerPageRoutes(fastify: FastifyInstance, ctx: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
@@ -31,19 +45,56 @@ export async function registerPageRoutes(fastify: FastifyInstance, ctx: AppConte
       reply.header('x-content-type-options', 'nosniff');
     },
   });
-
-  app.get('/', (_req, reply) => reply.redirect('/township', 302));
-
-  app.get('/township', (_req, reply) => {
-    reply.header('content-security-policy', CSP);
-    return reply.sendFile('township.html');
+  // Leaflet and uPlot from node_modules, same origin (no CDN).
+  await app.register(fastifyStatic, {
+    root: LEAFLET_DIST,
+    prefix: '/vendor/leaflet/',
+    decorateReply: false,
+    index: false,
+    allowedPath: (p) => /^\/(leaflet\.(js|css)|images\/[a-z-]+\.png)$/.test(p),
+  });
+  await app.register(fastifyStatic, {
+    root: UPLOT_DIST,
+    prefix: '/vendor/uplot/',
+    decorateReply: false,
+    index: false,
+    allowedPath: (p) => /^\/uPlot\.(esm\.js|min\.css)$/.test(p),
   });
 
-  app.get('/station/:stationId', { schema: { params: stationParamsSchema } }, (req, reply) => {
+  function page(reply: FastifyReply, file: string, code = 200) {
     reply.header('content-security-policy', CSP);
-    if (!ctx.registry.current.stations.has(req.params.stationId)) {
-      return reply.code(404).sendFile('unknown-station.html');
+    return reply.code(code).sendFile(file, PUBLIC_DIR);
+  }
+
+  async function principalOrLogin(req: FastifyRequest, reply: FastifyReply): Promise<Principal | null> {
+    const p = await optionalPrincipal(ctx, req);
+    if (p === null) {
+      await reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 302);
+      return null;
     }
-    return reply.sendFile('station.html');
+    return p;
+  }
+
+  app.get('/', async (req, reply) => {
+    const p = await optionalPrincipal(ctx, req);
+    return reply.redirect(p === null ? '/login' : homeOf(p), 302);
+  });
+
+  app.get('/login', (_req, reply) => page(reply, 'login.html'));
+
+  app.get('/township', async (req, reply) => {
+    const p = await principalOrLogin(req, reply);
+    if (p === null) return reply;
+    if (p.role === 'officer') return reply.redirect(homeOf(p), 302);
+    return page(reply, 'township.html');
+  });
+
+  app.get('/station/:stationId', { schema: { params: stationParamsSchema } }, async (req, reply) => {
+    const p = await principalOrLogin(req, reply);
+    if (p === null) return reply;
+    const station = ctx.registry.current.stations.get(req.params.stationId);
+    if (station === undefined) return page(reply, 'unknown-station.html', 404);
+    if (!maySeeStation(p, station)) return page(reply, 'forbidden.html', 403);
+    return page(reply, 'station.html');
   });
 }

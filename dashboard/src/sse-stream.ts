@@ -7,6 +7,10 @@ export interface SseStreamOptions {
   scope: StreamScope;
   /** Station the stream is for; null for the township stream. */
   stationId: string | null;
+  /** Township a township-scope stream is limited to; null = every township (admin). */
+  township: string | null;
+  /** Session that opened the stream: revoking the session ends the stream. */
+  sessionId: string;
   /**
    * Bound of this client's queue: bytes Node may hold for the socket before we give up
    * on the client. A console that cannot keep up is dropped (its EventSource
@@ -25,6 +29,8 @@ export interface SseStreamOptions {
 export class SseStream {
   readonly scope: StreamScope;
   readonly stationId: string | null;
+  readonly township: string | null;
+  readonly sessionId: string;
   private ended = false;
   private readonly maxBufferedBytes: number;
   private readonly onEnd: SseStreamOptions['onEnd'];
@@ -35,6 +41,8 @@ export class SseStream {
   ) {
     this.scope = opts.scope;
     this.stationId = opts.stationId;
+    this.township = opts.township;
+    this.sessionId = opts.sessionId;
     this.maxBufferedBytes = opts.maxBufferedBytes;
     this.onEnd = opts.onEnd;
     res.on('close', this.handleClose);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/build-app.js';
+import { addAccounts, CAST, login } from './support/auth.js';
 import { makeIncident, T0, testSnapshot, writeIncident } from './support/fixtures.js';
 
 const keys = testKeys('dash_actions');
@@ -21,11 +22,14 @@ async function streamEntries(): Promise<Array<{ id: string; fields: Record<strin
   });
 }
 
+const cookies = new Map<string, string>();
+
+/** Posts an action as the officer of `stationId` (the station comes from the session). */
 function post(stationId: string, incidentId: string, payload: unknown, contentType = 'application/json') {
   return app.inject({
     method: 'POST',
-    url: `/api/stations/${stationId}/incidents/${incidentId}/actions`,
-    headers: { 'content-type': contentType },
+    url: `/api/incidents/${incidentId}/actions`,
+    headers: { 'content-type': contentType, cookie: cookies.get(stationId) ?? '' },
     payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
 }
@@ -35,6 +39,9 @@ beforeAll(async () => {
   subscriber = testRedis();
   app = buildApp({ redis, subscriber, keys, registry: { current: testSnapshot() }, clock: () => NOW });
   await app.ready();
+  await addAccounts(redis, keys, CAST);
+  for (const s of ['s1', 's2', 's3']) cookies.set(s, await login(app, `off-${s}`));
+  cookies.set('op', await login(app, 'op-tw1'));
   await writeIncident(redis, keys, makeIncident('inc-1', { pagedStations: ['s1', 's2'] }));
   await writeIncident(
     redis,
@@ -54,7 +61,7 @@ afterAll(async () => {
   subscriber.disconnect();
 });
 
-describe('POST /api/stations/:stationId/incidents/:incidentId/actions', () => {
+describe('POST /api/incidents/:incidentId/actions', () => {
   it('queues an accept on the actions stream with fields s/j/r and answers 202', async () => {
     const res = await post('s1', 'inc-1', { type: 'accept', officerId: 's1-o1' });
     expect(res.statusCode).toBe(202);
@@ -71,6 +78,10 @@ describe('POST /api/stations/:stationId/incidents/:incidentId/actions', () => {
     expect(fields.r).toBe(String(NOW));
     const reply = stationReplySchema.parse(JSON.parse(fields.j!));
     expect(reply).toEqual({ v: 1, type: 'accept', incidentId: 'inc-1', officerId: 's1-o1', ts: NOW });
+    // Without an officerId, the session's username is recorded.
+    await post('s1', 'inc-1', { type: 'en_route' });
+    const second = (await streamEntries())[1]!;
+    expect(JSON.parse(second.fields.j!).officerId).toBe('off-s1');
     expect(res.json().entryId).toBe(entries[0]!.id);
   });
 
@@ -87,6 +98,7 @@ describe('POST /api/stations/:stationId/incidents/:incidentId/actions', () => {
       v: 1,
       type: 'close',
       incidentId: 'inc-1',
+      officerId: 'off-s2',
       disposition: 'false_steam_dust',
       note: '浴室蒸汽',
       ts: NOW,
@@ -121,14 +133,32 @@ describe('POST /api/stations/:stationId/incidents/:incidentId/actions', () => {
     expect(res.json().code).toBe('E_UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('404s an unknown incident and an unknown station', async () => {
+  it('404s an unknown incident', async () => {
     const noIncident = await post('s1', 'inc-nope', { type: 'accept' });
     expect(noIncident.statusCode).toBe(404);
     expect(noIncident.json().code).toBe('E_INCIDENT_NOT_FOUND');
-    const noStation = await post('s9', 'inc-1', { type: 'accept' });
-    expect(noStation.statusCode).toBe(404);
-    expect(noStation.json().code).toBe('E_STATION_NOT_FOUND');
     expect(await streamEntries()).toEqual([]);
+  });
+
+  it('401s without a session and 403s a township operator (not a station)', async () => {
+    const anon = await post('nobody', 'inc-1', { type: 'accept' });
+    expect(anon.statusCode).toBe(401);
+    expect(anon.json().code).toBe('E_UNAUTHENTICATED');
+    const op = await post('op', 'inc-1', { type: 'accept' });
+    expect(op.statusCode).toBe(403);
+    expect(op.json().code).toBe('E_FORBIDDEN_ROLE');
+    expect(await streamEntries()).toEqual([]);
+  });
+
+  it("ignores a station id in the query string: the station is always the session's", async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/incidents/inc-1/actions?stationId=s2',
+      headers: { 'content-type': 'application/json', cookie: cookies.get('s1')! },
+      payload: JSON.stringify({ type: 'accept' }),
+    });
+    expect(res.statusCode).toBe(202);
+    expect((await streamEntries())[0]!.fields.s).toBe('s1');
   });
 
   it('403s a station that was not paged for the incident', async () => {

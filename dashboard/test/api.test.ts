@@ -3,18 +3,22 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/build-app.js';
+import { type As, addAccounts, CAST, injectAs, login } from './support/auth.js';
 import { makeIncident, T0, testSnapshot, writeIncident } from './support/fixtures.js';
 
 const keys = testKeys('dash_api');
 let redis: Redis;
 let subscriber: Redis;
 let app: FastifyInstance;
+let admin: As;
 
 beforeAll(async () => {
   redis = testRedis();
   subscriber = testRedis();
   app = buildApp({ redis, subscriber, keys, registry: { current: testSnapshot() }, clock: () => T0 + 5_000 });
   await app.ready();
+  await addAccounts(redis, keys, CAST);
+  admin = injectAs(app, await login(app, 'admin'));
   // Newest: inc-c (closed), then inc-b (paged s2 then s1), then inc-a (paged s1 only).
   await writeIncident(redis, keys, makeIncident('inc-a', { openedAt: T0 }), [
     { at: T0, kind: 'opened', deviceId: 'd000001' },
@@ -52,7 +56,7 @@ afterAll(async () => {
 
 describe('GET /api/incidents', () => {
   it('lists open incidents newest first, enriched from the registry', async () => {
-    const res = await app.inject('/api/incidents');
+    const res = await admin('/api/incidents');
     expect(res.statusCode).toBe(200);
     const { incidents } = res.json();
     expect(incidents.map((i: { id: string }) => i.id)).toEqual(['inc-b', 'inc-a', 'inc-x']);
@@ -64,14 +68,14 @@ describe('GET /api/incidents', () => {
   });
 
   it('state=all includes closed ones and honours limit; corrupt records are skipped and counted', async () => {
-    const res = await app.inject('/api/incidents?state=all&limit=10');
+    const res = await admin('/api/incidents?state=all&limit=10');
     expect(res.json().incidents.map((i: { id: string }) => i.id)).toEqual([
       'inc-c',
       'inc-b',
       'inc-a',
       'inc-x',
     ]);
-    const two = await app.inject('/api/incidents?state=all&limit=2');
+    const two = await admin('/api/incidents?state=all&limit=2');
     expect(two.json().incidents.map((i: { id: string }) => i.id)).toEqual(['inc-c', 'inc-b']);
     const metrics = await app.inject('/metrics');
     expect(metrics.body).toMatch(
@@ -86,7 +90,7 @@ describe('GET /api/incidents', () => {
     ['limit=100000', 'E_BAD_QUERY'],
     ['foo=1', 'E_BAD_QUERY'],
   ])('rejects ?%s with 400 %s', async (query, code) => {
-    const res = await app.inject(`/api/incidents?${query}`);
+    const res = await admin(`/api/incidents?${query}`);
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code });
     expect(typeof res.json().message).toBe('string');
@@ -95,7 +99,7 @@ describe('GET /api/incidents', () => {
 
 describe('GET /api/incidents/:id', () => {
   it('returns the incident with its audit record', async () => {
-    const res = await app.inject('/api/incidents/inc-a');
+    const res = await admin('/api/incidents/inc-a');
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.incident).toMatchObject({ id: 'inc-a', state: 'paging', building: { id: 'b1' } });
@@ -106,10 +110,10 @@ describe('GET /api/incidents/:id', () => {
   });
 
   it('404s an unknown incident and 400s a malformed id', async () => {
-    const missing = await app.inject('/api/incidents/nope');
+    const missing = await admin('/api/incidents/nope');
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe('E_INCIDENT_NOT_FOUND');
-    const bad = await app.inject('/api/incidents/a:b');
+    const bad = await admin('/api/incidents/a:b');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('E_BAD_PARAMS');
   });
@@ -117,7 +121,7 @@ describe('GET /api/incidents/:id', () => {
 
 describe('stations', () => {
   it('GET /api/stations lists id, name and duty state without phone numbers', async () => {
-    const res = await app.inject('/api/stations');
+    const res = await admin('/api/stations');
     expect(res.statusCode).toBe(200);
     const { stations } = res.json();
     expect(stations.map((s: { id: string }) => s.id)).toEqual(['s1', 's2', 's3']);
@@ -132,7 +136,7 @@ describe('stations', () => {
   });
 
   it('GET /api/stations/:id/incidents lists only incidents that paged the station, with distance', async () => {
-    const s1 = await app.inject('/api/stations/s1/incidents?state=all');
+    const s1 = await admin('/api/stations/s1/incidents?state=all');
     expect(s1.statusCode).toBe(200);
     const body = s1.json();
     expect(body.station).toMatchObject({ id: 's1', name: '测试镇第1微型消防站' });
@@ -143,16 +147,16 @@ describe('stations', () => {
     expect(a.distanceM).toBeLessThan(170);
     expect(body.incidents.find((i: { id: string }) => i.id === 'inc-x').distanceM).toBeNull();
 
-    const s2open = await app.inject('/api/stations/s2/incidents');
+    const s2open = await admin('/api/stations/s2/incidents');
     expect(s2open.json().incidents.map((i: { id: string }) => i.id)).toEqual(['inc-b']);
-    const s2all = await app.inject('/api/stations/s2/incidents?state=all&limit=1');
+    const s2all = await admin('/api/stations/s2/incidents?state=all&limit=1');
     expect(s2all.json().incidents.map((i: { id: string }) => i.id)).toEqual(['inc-c']);
-    const s3 = await app.inject('/api/stations/s3/incidents?state=all');
+    const s3 = await admin('/api/stations/s3/incidents?state=all');
     expect(s3.json().incidents).toEqual([]);
   });
 
   it('404s an unknown station', async () => {
-    const res = await app.inject('/api/stations/s9/incidents');
+    const res = await admin('/api/stations/s9/incidents');
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ code: 'E_STATION_NOT_FOUND' });
   });
@@ -178,7 +182,7 @@ describe('health and metrics', () => {
   });
 
   it('unknown API routes answer 404 with a code', async () => {
-    const res = await app.inject('/api/nothing-here');
+    const res = await admin('/api/nothing-here');
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe('E_NOT_FOUND');
   });

@@ -10,6 +10,9 @@ describe('loadDashboardConfig', () => {
       port: 18080,
       host: '127.0.0.1',
       logLevel: 'info',
+      sessionTtlMs: 14 * 3_600_000,
+      secureCookie: false,
+      loginPerMinute: 20,
     });
   });
 
@@ -20,8 +23,14 @@ describe('loadDashboardConfig', () => {
       HUB_DASHBOARD_PORT: '8080',
       HUB_DASHBOARD_HOST: '0.0.0.0',
       HUB_LOG_LEVEL: 'debug',
+      HUB_DASHBOARD_SESSION_HOURS: '8',
+      HUB_DASHBOARD_SECURE_COOKIE: 'true',
+      HUB_DASHBOARD_LOGIN_PER_MINUTE: '5',
     });
     expect(c).toMatchObject({
+      sessionTtlMs: 8 * 3_600_000,
+      secureCookie: true,
+      loginPerMinute: 5,
       redisUrl: 'redis://10.0.0.5:6379/2',
       keyPrefix: 'ganzhou',
       port: 8080,

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/build-app.js';
+import { addAccounts, CAST, login } from './support/auth.js';
 import { buildings, makeIncident, T0, testSnapshot, waitFor } from './support/fixtures.js';
 import { SseReader } from './support/sse-reader.js';
 
@@ -51,14 +52,22 @@ async function publish(msg: LiveMessage | string): Promise<void> {
   await redis.publish(keys.live, typeof msg === 'string' ? msg : JSON.stringify(msg));
 }
 
-async function open(path: string): Promise<SseReader> {
-  const r = await SseReader.open(base + path);
+const cookies = new Map<string, string>();
+
+/** The officer of the station for a station stream, the admin otherwise (or `as`). */
+function cookieFor(path: string, as?: string): string {
+  const m = /^\/api\/stations\/([^/]+)\/live$/.exec(path);
+  return cookies.get(as ?? (m !== null && cookies.has(`off-${m[1]}`) ? `off-${m[1]}` : 'admin')) ?? '';
+}
+
+async function open(path: string, as?: string): Promise<SseReader> {
+  const r = await SseReader.open(base + path, cookieFor(path, as));
   readers.push(r);
   return r;
 }
 
-async function openReady(path: string): Promise<SseReader> {
-  const r = await open(path);
+async function openReady(path: string, as?: string): Promise<SseReader> {
+  const r = await open(path, as);
   await waitFor(() => r.of('hello').length > 0, 10_000, `hello on ${path}`);
   return r;
 }
@@ -74,6 +83,8 @@ beforeAll(async () => {
     live: { heartbeatMs: 100, maxStreams: 6, maxBufferedBytes: 64 * 1024 },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
+  await addAccounts(redis, keys, CAST);
+  for (const a of CAST) cookies.set(a.username, await login(app, a.username));
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 
@@ -207,9 +218,61 @@ describe('live streams over a real socket', () => {
     expect(r.status).toBe(404);
   });
 
+  it('needs a session, keeps officers to their own station and operators to their township', async () => {
+    const anon = await fetch(`${base}/api/live`);
+    expect(anon.status).toBe(401);
+    expect(await anon.json()).toMatchObject({ code: 'E_UNAUTHENTICATED' });
+    const other = await fetch(`${base}/api/stations/s2/live`, {
+      headers: { cookie: cookies.get('off-s1')! },
+    });
+    expect(other.status).toBe(403);
+    expect(await other.json()).toMatchObject({ code: 'E_OTHER_STATION' });
+    const officerTownship = await fetch(`${base}/api/live`, { headers: { cookie: cookies.get('off-s1')! } });
+    expect(officerTownship.status).toBe(403);
+    expect(await officerTownship.json()).toMatchObject({ code: 'E_FORBIDDEN_ROLE' });
+    const foreign = await fetch(`${base}/api/stations/s1/live`, {
+      headers: { cookie: cookies.get('op-tw2')! },
+    });
+    expect(foreign.status).toBe(403);
+    expect(await foreign.json()).toMatchObject({ code: 'E_OTHER_TOWNSHIP' });
+
+    // An operator of another township opens a township stream but never sees tw1's incidents.
+    const tw2 = await openReady('/api/live', 'op-tw2');
+    const tw1 = await openReady('/api/live', 'op-tw1');
+    await publish({ type: 'incident', incident: makeIncident('inc-tw1') });
+    await publish({ type: 'incident', incident: makeIncident('inc-tw2', { township: 'tw2' }) });
+    await waitFor(() => tw2.of('incident').length >= 1, 10_000, 'tw2 incident');
+    await waitFor(() => tw1.of('incident').length >= 1, 10_000, 'tw1 incident');
+    expect((tw2.of('incident') as Array<{ incident: { id: string } }>).map((m) => m.incident.id)).toEqual([
+      'inc-tw2',
+    ]);
+    expect((tw1.of('incident') as Array<{ incident: { id: string } }>).map((m) => m.incident.id)).toEqual([
+      'inc-tw1',
+    ]);
+  });
+
+  it("revoking a station's sessions (shift change) ends its officers' open streams", async () => {
+    const extra = 'off-s3';
+    const s3 = await openReady('/api/stations/s3/live', extra);
+    const town = await openReady('/api/live');
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/sessions/revoke',
+      headers: { 'content-type': 'application/json', cookie: cookies.get('op-tw1')! },
+      payload: JSON.stringify({ stationId: 's3' }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ revoked: 1 });
+    await waitFor(() => s3.ended, 10_000, 's3 stream ended');
+    expect(town.ended).toBe(false);
+    const again = await fetch(`${base}/api/stations/s3/live`, { headers: { cookie: cookies.get(extra)! } });
+    expect(again.status).toBe(401);
+    cookies.set(extra, await login(app, extra));
+  });
+
   it('refuses streams beyond the limit with 503 E_TOO_MANY_STREAMS', async () => {
     for (let i = 0; i < 6; i++) await openReady('/api/live');
-    const res = await fetch(`${base}/api/live`);
+    const res = await fetch(`${base}/api/live`, { headers: { cookie: cookieFor('/api/live') } });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ code: 'E_TOO_MANY_STREAMS' });
   });

@@ -8,18 +8,24 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/build-app.js';
 import { PUBLIC_DIR } from '../src/page-routes.js';
+import { type As, addAccounts, CAST, injectAs, login } from './support/auth.js';
 import { testSnapshot } from './support/fixtures.js';
 
 const keys = testKeys('dash_pages');
 let redis: Redis;
 let subscriber: Redis;
 let app: FastifyInstance;
+let officer: As;
+let operator: As;
 
 beforeAll(async () => {
   redis = testRedis();
   subscriber = testRedis();
   app = buildApp({ redis, subscriber, keys, registry: { current: testSnapshot() } });
   await app.ready();
+  await addAccounts(redis, keys, CAST);
+  officer = injectAs(app, await login(app, 'off-s1'));
+  operator = injectAs(app, await login(app, 'op-tw1'));
 });
 
 afterAll(async () => {
@@ -40,14 +46,37 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 describe('pages', () => {
-  it('/ redirects to /township', async () => {
-    const res = await app.inject('/');
-    expect(res.statusCode).toBe(302);
-    expect(res.headers.location).toBe('/township');
+  it("/ redirects to the login page, or to the account's own console", async () => {
+    const anon = await app.inject('/');
+    expect(anon.statusCode).toBe(302);
+    expect(anon.headers.location).toBe('/login');
+    expect((await operator('/')).headers.location).toBe('/township');
+    expect((await officer('/')).headers.location).toBe('/station/s1');
+  });
+
+  it('pages need a session: /township and /station/:id send the browser to /login?next=', async () => {
+    const t = await app.inject('/township');
+    expect(t.statusCode).toBe(302);
+    expect(t.headers.location).toBe('/login?next=%2Ftownship');
+    const s = await app.inject('/station/s1');
+    expect(s.headers.location).toBe('/login?next=%2Fstation%2Fs1');
+    const page = await app.inject('/login');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('id="login-form"');
+    // An officer asking for the township console is sent to their station.
+    expect((await officer('/township')).headers.location).toBe('/station/s1');
+  });
+
+  it("an officer opening another station's console gets a 403 page", async () => {
+    const res = await officer('/station/s2');
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('E_OTHER_STATION');
+    // The township's operator may look at any of its stations.
+    expect((await operator('/station/s2')).statusCode).toBe(200);
   });
 
   it('/township serves the live table', async () => {
-    const res = await app.inject('/township');
+    const res = await operator('/township');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/html');
     expect(res.headers['content-security-policy']).toContain("default-src 'self'");
@@ -59,7 +88,7 @@ describe('pages', () => {
   });
 
   it('/station/:id serves the duty console with the start-duty button and sound notice', async () => {
-    const res = await app.inject('/station/s1');
+    const res = await officer('/station/s1');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/html');
     expect(res.body).toMatch(/<button id="start-duty"[^>]*>开始值班<\/button>/);
@@ -71,13 +100,13 @@ describe('pages', () => {
   });
 
   it('/station/:id of an unknown station is a 404 page', async () => {
-    const res = await app.inject('/station/s9');
+    const res = await officer('/station/s9');
     expect(res.statusCode).toBe(404);
     expect(res.body).toContain('未找到该微型消防站');
   });
 
   it('serves the scripts as JavaScript and the stylesheet as CSS', async () => {
-    for (const f of ['station', 'township', 'api', 'live', 'labels', 'format', 'siren']) {
+    for (const f of ['station', 'township', 'api', 'live', 'labels', 'format', 'siren', 'login']) {
       const res = await app.inject(`/js/${f}.js`);
       expect(res.statusCode, f).toBe(200);
       expect(res.headers['content-type'], f).toMatch(/javascript/);
@@ -90,7 +119,8 @@ describe('pages', () => {
 
   it('the station console posts actions and unlocks sound through Web Audio', async () => {
     const js = (await app.inject('/js/station.js')).body;
-    expect(js).toContain('api.action(stationId');
+    // The acting station is never sent: the server takes it from the session.
+    expect(js).toContain('api.action(id');
     const siren = (await app.inject('/js/siren.js')).body;
     expect(siren).toContain('createOscillator');
   });

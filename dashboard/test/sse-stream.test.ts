@@ -34,6 +34,8 @@ function make(maxBufferedBytes = 100) {
   const stream = new SseStream(res as unknown as ServerResponse, {
     scope: 'station',
     stationId: 's1',
+    township: null,
+    sessionId: 'session-1',
     maxBufferedBytes,
     onEnd: (_s, reason) => ends.push(reason),
   });

@@ -55,6 +55,10 @@ echo "hub: loading the demo township into Redis..."
 npx tsx registry/src/cli.ts load-demo --redis "$HUB_REDIS_URL" --prefix "$HUB_KEY_PREFIX" \
   --service-secret "$HUB_SERVICE_SECRET"
 
+echo "hub: writing the demo accounts of the dashboard (demo passwords)..."
+accounts_file="$HUB_LOCAL_DIR/demo-accounts.txt"
+npx tsx dashboard/src/accounts-cli.ts seed-demo --redis "$HUB_REDIS_URL" --prefix "$HUB_KEY_PREFIX" > "$accounts_file"
+
 start() {
   local name=$1; shift
   "$@" >"$logs/$name.log" 2>&1 &
@@ -88,6 +92,12 @@ cat <<TXT
   The hub is up.
     Township console      http://127.0.0.1:$HUB_DASHBOARD_PORT/township
     Station console       http://127.0.0.1:$HUB_DASHBOARD_PORT/station/s01   (stations s01 … s12)
+    API docs              http://127.0.0.1:$HUB_DASHBOARD_PORT/docs
+
+  Demo logins (demo passwords, never use them elsewhere):
+    township fire office  office-demo-town / office-demo     administrator  admin / admin-demo
+    duty officers         duty-s01 / duty-s01-demo  …  duty-s12 / duty-s12-demo
+    (all of them: $accounts_file)
     MQTT broker           $HUB_MQTT_URL
     InfluxDB              $HUB_INFLUX_URL  (database hub)
     Metrics               http://127.0.0.1:$HUB_BROKER_HTTP_PORT/metrics (broker), :$HUB_INGEST_HTTP_PORT (ingest), :$HUB_ALERTS_HTTP_PORT (alerts), :$HUB_DASHBOARD_PORT (dashboard)

@@ -29,6 +29,10 @@ async function request(method, url, body) {
   } catch {
     data = null;
   }
+  if (res.status === 401 && !url.startsWith('/api/auth/')) {
+    // Session expired or revoked (shift change): back to the login page, then here again.
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
   if (!res.ok) {
     throw new ApiFailure(res.status, data?.code ?? `HTTP_${res.status}`, data?.message ?? res.statusText);
   }
@@ -41,10 +45,11 @@ export const api = {
   incident: (id) => request('GET', `/api/incidents/${encodeURIComponent(id)}`),
   stationIncidents: (stationId, state = 'open', limit = 100) =>
     request('GET', `/api/stations/${encodeURIComponent(stationId)}/incidents?state=${state}&limit=${limit}`),
-  action: (stationId, incidentId, body) =>
-    request(
-      'POST',
-      `/api/stations/${encodeURIComponent(stationId)}/incidents/${encodeURIComponent(incidentId)}/actions`,
-      body,
-    ),
+  // The acting station is the session's: the server never takes it from the request.
+  action: (incidentId, body) =>
+    request('POST', `/api/incidents/${encodeURIComponent(incidentId)}/actions`, body),
+  login: (username, password) => request('POST', '/api/auth/login', { username, password }),
+  logout: () => request('POST', '/api/auth/logout', {}),
+  me: () => request('GET', '/api/auth/me'),
+  revokeStation: (stationId) => request('POST', '/api/sessions/revoke', { stationId }),
 };

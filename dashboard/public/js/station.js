@@ -59,7 +59,7 @@ async function act(id, type, extra = {}) {
   it.error = null;
   render();
   try {
-    await api.action(stationId, id, { type, ...extra });
+    await api.action(id, { type, ...extra });
     if (type === 'decline') it.declined = true;
     // The alerts service applies the action and the new state arrives on the stream.
   } catch (err) {

@@ -20,10 +20,12 @@ export class SseReader {
   private req: http.ClientRequest | null = null;
   private res: http.IncomingMessage | null = null;
 
-  static open(url: string): Promise<SseReader> {
+  static open(url: string, cookie?: string): Promise<SseReader> {
     const r = new SseReader();
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (cookie !== undefined) headers.cookie = cookie;
     return new Promise((resolve, reject) => {
-      r.req = http.get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      r.req = http.get(url, { headers }, (res) => {
         r.res = res;
         r.status = res.statusCode ?? 0;
         r.headers = res.headers;
