@@ -36,7 +36,8 @@ export interface InfluxSeries {
   name: string;
   tags?: Record<string, string>;
   columns: string[];
-  values: unknown[][];
+  /** Absent for a series with no rows (e.g. SHOW CONTINUOUS QUERIES of a database without any). */
+  values?: unknown[][];
 }
 
 export interface InfluxStatementResult {
@@ -141,7 +142,7 @@ export class InfluxHttp {
 /** Rows of one series as objects keyed by column (tags merged in), for tests and the dashboard. */
 export function seriesRows(series: InfluxSeries): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
-  for (const values of series.values) {
+  for (const values of series.values ?? []) {
     const row: Record<string, unknown> = { ...series.tags };
     for (let i = 0; i < series.columns.length; i++) row[series.columns[i]!] = values[i];
     rows.push(row);

@@ -43,6 +43,26 @@ export const ingestConfigSchema = z
     /** Lines accepted but not yet acknowledged (batch + in flight + retry). Past it: drop + count. */
     HUB_INGEST_MAX_BUFFERED_LINES: z.coerce.number().int().min(1000).max(10_000_000).default(200_000),
     /**
+     * `manage` (InfluxDB 1.x): database, retention policies and continuous queries are
+     * created/altered at start-up (influx-schema.ts). `none` (2.x/3.x, or a DBA owns the
+     * schema): nothing is created; retention and downsampling are set up in InfluxDB.
+     */
+    HUB_INFLUX_SCHEMA: z.enum(['manage', 'none']).default('manage'),
+    /** Policy ingest writes to (`rp=`); with `manage` it is created as the DEFAULT. */
+    HUB_INFLUX_RP: optionalString(),
+    HUB_INFLUX_RAW_RETENTION: z
+      .string()
+      .regex(/^(INF|(\d+[wdhms])+)$/, 'an InfluxQL duration such as 30d, 52w, 12h or INF')
+      .default('30d'),
+    HUB_INFLUX_LONG_RP: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('long'),
+    HUB_INFLUX_LONG_RETENTION: z
+      .string()
+      .regex(/^(INF|(\d+[wdhms])+)$/, 'an InfluxQL duration such as 30d, 52w, 12h or INF')
+      .default('730d'),
+    /**
      * On-disk spool for batches InfluxDB did not take (down, slow, 5xx, timeouts).
      * One ingest process per folder (a lock file enforces it). Default:
      * `.local/ingest-spool/<HUB_KEY_PREFIX>-<HUB_INFLUX_DB>` under the working folder
@@ -118,4 +138,9 @@ export function spoolDirOf(c: IngestConfig): string {
     c.HUB_INGEST_SPOOL_DIR ??
     `.local/ingest-spool/${c.HUB_KEY_PREFIX.replace(/[^A-Za-z0-9_-]/g, '_')}-${c.HUB_INFLUX_DB}`
   );
+}
+
+/** The retention policy to write to: configured, `raw` when ingest manages the schema, else none. */
+export function writePolicyOf(c: IngestConfig): string | undefined {
+  return c.HUB_INFLUX_RP ?? (c.HUB_INFLUX_SCHEMA === 'manage' ? 'raw' : undefined);
 }

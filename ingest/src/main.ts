@@ -6,8 +6,9 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { DiskSpool } from './disk-spool.js';
 import { createHttpHandler } from './http-handler.js';
+import { ensureInfluxSchema } from './influx-schema.js';
 import { InfluxWriter } from './influx-writer.js';
-import { influxAuthOf, ingestConfigSchema, spoolDirOf } from './ingest-config.js';
+import { influxAuthOf, ingestConfigSchema, spoolDirOf, writePolicyOf } from './ingest-config.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 import { MqttSource } from './mqtt-source.js';
 import { SpoolingSink } from './spooling-sink.js';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     batchSize: config.HUB_INGEST_BATCH_SIZE,
     flushIntervalMs: config.HUB_INGEST_FLUSH_INTERVAL_MS,
     maxBufferedLines: config.HUB_INGEST_MAX_BUFFERED_LINES,
+    retentionPolicy: writePolicyOf(config),
     observeWriteLatency: metrics.observeWriteLatency,
     spill: (lines) => spillTo.sink?.spill(lines),
     logger: log.child({ component: 'influx-writer' }),
@@ -104,9 +106,17 @@ async function main(): Promise<void> {
   void (async () => {
     for (let attempt = 1; !stopping; attempt++) {
       try {
-        await writer.ensureDatabase();
+        if (config.HUB_INFLUX_SCHEMA === 'manage') {
+          const report = await ensureInfluxSchema(writer.http, {
+            database: config.HUB_INFLUX_DB,
+            rawPolicy: writePolicyOf(config),
+            rawDuration: config.HUB_INFLUX_RAW_RETENTION,
+            longPolicy: config.HUB_INFLUX_LONG_RP,
+            longDuration: config.HUB_INFLUX_LONG_RETENTION,
+          });
+          log.info({ db: config.HUB_INFLUX_DB, ...report }, 'InfluxDB schema ready');
+        }
         schemaReady = true;
-        log.info({ db: config.HUB_INFLUX_DB }, 'InfluxDB schema ready');
         return;
       } catch (err) {
         const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));

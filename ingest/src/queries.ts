@@ -147,7 +147,7 @@ export interface FleetCounts {
 
 function countOf(s: InfluxSeries): number {
   const i = s.columns.indexOf('devices');
-  const v = s.values[0]?.[i];
+  const v = s.values?.[0]?.[i];
   return typeof v === 'number' ? v : 0;
 }
 
