@@ -52,6 +52,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   clock?: Clock;
   settleGraceMs?: number;
+  /**
+   * Multiplies the script's waits and the duration (tests run a 60 s scenario in
+   * 2 s). Report intervals are not scaled (use intervalScale). Default 1.
+   */
+  timeScale?: number;
 }
 
 export interface RunProgress {
@@ -127,7 +132,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     Math.max(opts.scale, plan.required.length),
     plan.required,
   );
-  const durationMs = (opts.durationS ?? scenario.defaultDurationS) * 1000;
+  const timeScale = opts.timeScale ?? 1;
+  const durationMs = (opts.durationS ?? scenario.defaultDurationS * timeScale) * 1000;
 
   const audit = new AlarmAudit(opts.snapshot, pageTimeoutMs, opts.dashboard != null);
   let listener: StationListener | null = null;
@@ -221,7 +227,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     fleetIds: devices.map((d) => d.id),
     durationMs,
     elapsedMs,
-    sleep: (ms) => sleep(ms, signal),
+    sleep: (ms) => sleep(ms * timeScale, signal),
     async waitConnected(ids, timeoutMs) {
       const deadline = clock() + timeoutMs;
       for (;;) {
