@@ -29,6 +29,11 @@ export const EVENT_TYPES = [
   'abnormal_charge_curve',
   'smoke_linkage',
   'port_fault',
+  // written by the hub (ingest's heartbeat supervision), never by a device in practice
+  /** The device missed its heartbeat (silent past interval × grace): offline lane. */
+  'offline',
+  /** A silent device reported again (recovery of `offline`): recorded only. */
+  'online',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -86,8 +91,11 @@ export function laneOf(type: EventType, _kind?: DeviceKind): Lane {
     case 'fault':
     case 'self_test':
       return 'fault';
+    case 'offline':
+      return 'offline';
     case 'test':
     case 'mute':
+    case 'online':
       return 'info';
   }
 }

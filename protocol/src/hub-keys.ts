@@ -51,6 +51,17 @@ export interface HubKeys {
   readonly keyPeriod: string;
   /** Pub/sub channel: the key-period config changed. */
   readonly keyPeriodChanged: string;
+  // device liveness (missed heartbeats), written by ingest; see liveness.ts
+  /** HASH device id → last report, hub receive time ms (decimal string). */
+  readonly livenessLastSeen: string;
+  /** ZSET device id → ms by which the device must report again (score). */
+  readonly livenessDeadlines: string;
+  /** ZSET device id → ms since which it is silent (score); absent = not silent. */
+  readonly livenessSilent: string;
+  /** SET of device ids silent at some time on `date` (YYYY-MM-DD, hub's local day) in `grid`. */
+  livenessSilentDay(date: string, grid: string): string;
+  /** SET of the grids that have a livenessSilentDay set on `date`. */
+  livenessSilentDayGrids(date: string): string;
   // BullMQ
   readonly bullPrefix: string;
 }
@@ -86,6 +97,11 @@ export function hubKeys(prefix = 'hub'): HubKeys {
     operatorActions: `${p}:stream:operator-actions`,
     keyPeriod: `${p}:key-period`,
     keyPeriodChanged: `${p}:key-period:changed`,
+    livenessLastSeen: `${p}:liveness:last-seen`,
+    livenessDeadlines: `${p}:liveness:deadlines`,
+    livenessSilent: `${p}:liveness:silent`,
+    livenessSilentDay: (date, grid) => `${p}:liveness:silent-day:${date}:${grid}`,
+    livenessSilentDayGrids: (date) => `${p}:liveness:silent-day:${date}`,
     bullPrefix: `${p}:bull`,
   };
 }

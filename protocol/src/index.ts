@@ -6,6 +6,7 @@ export * from './events.js';
 export * from './hazard-tickets.js';
 export * from './hub-keys.js';
 export * from './limits.js';
+export * from './liveness.js';
 export * from './registry-entities.js';
 export * from './reject-codes.js';
 export * from './station-messages.js';
