@@ -24,6 +24,14 @@ export const ALERTS_CODES = {
   NOT_RESPONDER: 'E_NOT_RESPONDER',
   /** close without a disposition code. */
   DISPOSITION_REQUIRED: 'E_DISPOSITION_REQUIRED',
+  /** A ticket action names a ticket that does not exist. */
+  UNKNOWN_TICKET: 'E_UNKNOWN_TICKET',
+  /** A ticket action on a closed ticket. */
+  TICKET_CLOSED: 'E_TICKET_CLOSED',
+  /** A ticket action that does not fit the ticket's state (e.g. rectifying before assigning is fine, twice is not). */
+  BAD_TICKET_STATE: 'E_BAD_TICKET_STATE',
+  /** An operators' action that fails its schema. */
+  BAD_ACTION: 'E_BAD_ACTION',
   /** A handler failed on infrastructure (Redis/MQTT); the entry stays pending and is retried. */
   HANDLER_FAILED: 'E_HANDLER_FAILED',
 } as const;

@@ -13,6 +13,16 @@ export interface AlertsKeys {
   readonly group: string;
   /** BullMQ queue name of the escalation timers (BullMQ forbids ':' in it). */
   readonly timerQueue: string;
+  /** ZSET of ticket ids of a building and hazard lane, score openedAt (repeat counting; trimmed to the window). */
+  ticketHistory(buildingId: string, lane: string): string;
+  /** The building's latest corroborating hazard (JSON Corroboration), expiring with the window. */
+  corroboration(buildingId: string): string;
+  /** SET NX PX marker: a recipient was called / messaged on a channel within its minimum interval. */
+  throttle(channel: string, to: string): string;
+  /** Capped LIST of delivery audit lines of a ticket (incidents use their own audit list). */
+  ticketDeliveries(ticketId: string): string;
+  /** BullMQ queue name of webhook deliveries. */
+  readonly webhookQueue: string;
 }
 
 export function alertsKeys(keys: HubKeys): AlertsKeys {
@@ -21,6 +31,11 @@ export function alertsKeys(keys: HubKeys): AlertsKeys {
     unpagedAudit: `${keys.prefix}:alerts:unpaged-audit`,
     group: 'alerts',
     timerQueue: 'escalation',
+    ticketHistory: (b, lane) => `${keys.prefix}:alerts:ticket-history:${b}:${lane}`,
+    corroboration: (b) => `${keys.prefix}:alerts:corroboration:${b}`,
+    throttle: (channel, to) => `${keys.prefix}:alerts:throttle:${channel}:${to}`,
+    ticketDeliveries: (id) => `${keys.prefix}:alerts:ticket-deliveries:${id}`,
+    webhookQueue: 'webhooks',
   };
 }
 

@@ -25,6 +25,19 @@ export interface AlertsMetrics {
   readonly outboxSize: Gauge;
   readonly entriesInFlight: Gauge<'stream'>;
   readonly claimed: Counter<'stream'>;
+  /**
+   * Per-stage latency of the fire path: received (stream r) → decided (committed),
+   * decided → sent (PUBACK of the page), received → sent. Every page, every step 1.
+   */
+  readonly stageLatency: Histogram<'stage'>;
+  readonly ticketEvents: Counter<'lane' | 'result'>;
+  readonly ticketActions: Counter<'type'>;
+  readonly ticketsOverdue: Counter<'lane'>;
+  readonly corroborations: Counter<'kind' | 'result'>;
+  readonly confirmations: Counter<'reason'>;
+  /** Webhook deliveries by channel and result (sent, retry, failed, throttled). */
+  readonly deliveries: Counter<'channel' | 'result'>;
+  readonly deliveryQueue: Gauge;
 }
 
 export function createAlertsMetrics(registry: Registry): AlertsMetrics {
@@ -129,6 +142,54 @@ export function createAlertsMetrics(registry: Registry): AlertsMetrics {
       name: 'hub_alerts_claimed_total',
       help: 'Stream entries claimed from this or dead consumers (pending after a crash)',
       labelNames: ['stream'],
+      registers,
+    }),
+    stageLatency: new Histogram({
+      name: 'hub_alerts_stage_latency_seconds',
+      help: 'Fire path per stage: received_to_decided, decided_to_sent, received_to_sent (step-1 pages)',
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers,
+    }),
+    ticketEvents: new Counter({
+      name: 'hub_alerts_ticket_events_total',
+      help: 'Hazard events turned into tickets, by lane and result (opened, folded)',
+      labelNames: ['lane', 'result'],
+      registers,
+    }),
+    ticketActions: new Counter({
+      name: 'hub_alerts_ticket_actions_total',
+      help: 'Operators ticket actions applied, by type',
+      labelNames: ['type'],
+      registers,
+    }),
+    ticketsOverdue: new Counter({
+      name: 'hub_alerts_tickets_overdue_total',
+      help: 'Tickets that passed their deadline, by lane',
+      labelNames: ['lane'],
+      registers,
+    }),
+    corroborations: new Counter({
+      name: 'hub_alerts_corroborations_total',
+      help: 'Electrical / charging events checked against open fire incidents, by result',
+      labelNames: ['kind', 'result'],
+      registers,
+    }),
+    confirmations: new Counter({
+      name: 'hub_alerts_confirmations_total',
+      help: 'Incidents confirmed, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    deliveries: new Counter({
+      name: 'hub_alerts_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by channel and result',
+      labelNames: ['channel', 'result'],
+      registers,
+    }),
+    deliveryQueue: new Gauge({
+      name: 'hub_alerts_webhook_queue',
+      help: 'Webhook deliveries waiting or being retried (at the last check)',
       registers,
     }),
   };

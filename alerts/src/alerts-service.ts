@@ -7,15 +7,26 @@ import type { Registry } from 'prom-client';
 import { createActionHandler } from './action-consumer.js';
 import { type AlertsKeys, alertsKeys } from './alerts-keys.js';
 import { type AlertsMetrics, createAlertsMetrics } from './alerts-metrics.js';
+import { BusyStations } from './busy-stations.js';
 import { EscalationTimers } from './escalation-timers.js';
 import { createFireLaneHandler } from './fire-lane-consumer.js';
 import type { LadderParams } from './incident-decision.js';
 import { IncidentEngine } from './incident-engine.js';
 import { IncidentStore } from './incident-store.js';
+import { KeyPeriodWatcher } from './key-period-watcher.js';
+import type { LadderPolicyConfig } from './ladder-policy.js';
+import { Notifier } from './notifier.js';
+import { createOperatorActionHandler } from './operator-action-consumer.js';
 import { createOtherLaneHandler } from './other-lane-consumer.js';
 import { PageDispatcher } from './page-outbox.js';
 import { MqttPageSender, type PageSender } from './page-sender.js';
+import type { TravelTimes } from './station-choice.js';
 import { StreamConsumer } from './stream-consumer.js';
+import { DEFAULT_TICKET_PARAMS, type TicketParams } from './ticket-decision.js';
+import { TicketEngine } from './ticket-engine.js';
+import { TicketStore } from './ticket-store.js';
+import type { VerificationParams } from './verification.js';
+import { WebhookChannel } from './webhook-channel.js';
 
 /**
  * The alerts service assembled from its parts, given open connections. main.ts
@@ -52,6 +63,22 @@ export interface AlertsServiceOptions {
   repairEveryMs?: number;
   claimEveryMs?: number;
   blockMs?: number;
+  /** Ladders per occupancy and key-period mode; without it every incident uses `params`. */
+  ladders?: LadderPolicyConfig;
+  verification?: VerificationParams;
+  skipBusyStations?: boolean;
+  travelTimes?: TravelTimes;
+  tickets?: TicketParams;
+  /** The signed webhook channel; off when absent. */
+  webhook?: {
+    url: string;
+    secret: string;
+    maxAttempts: number;
+    backoffMs: number;
+    timeoutMs: number;
+    maxQueued: number;
+  };
+  throttleMs?: { sms: number; voice: number; wecom: number };
 }
 
 export class AlertsService {
@@ -61,6 +88,13 @@ export class AlertsService {
   readonly dispatcher: PageDispatcher;
   readonly engine: IncidentEngine;
   readonly timers: EscalationTimers;
+  readonly ticketStore: TicketStore;
+  readonly tickets: TicketEngine;
+  readonly keyPeriod: KeyPeriodWatcher;
+  readonly webhook: WebhookChannel | null;
+  readonly notifier: Notifier | null;
+  private readonly busy: BusyStations | null;
+  private readonly keyPeriodSub: Redis;
   private registry: RegistryCache | null = null;
   private readonly consumers: StreamConsumer[] = [];
   private readonly owned: Redis[] = [];
@@ -94,9 +128,41 @@ export class AlertsService {
       metrics: this.metrics,
       logger,
       handler: async (t) => {
-        await this.engine.onTimer(t);
+        if (t.kind === 'ticket_overdue') await this.tickets.onOverdue(t.ticketId);
+        else await this.engine.onTimer(t);
       },
     });
+    this.keyPeriodSub = this.own(opts.openRedis('key-period-subscriber', false));
+    this.keyPeriod = new KeyPeriodWatcher(redis, this.keyPeriodSub, keys, clock, logger);
+    this.busy = opts.skipBusyStations === true ? new BusyStations(redis, keys, logger) : null;
+    this.webhook =
+      opts.webhook === undefined
+        ? null
+        : new WebhookChannel({
+            ...opts.webhook,
+            connection: redis,
+            workerConnection: this.own(opts.openRedis('webhook-worker', true)),
+            prefix: keys.bullPrefix,
+            queueName: this.akeys.webhookQueue,
+            clock,
+            metrics: this.metrics,
+            logger,
+            onAttempt: (a) => this.notifier!.onAttempt(a),
+          });
+    this.notifier =
+      this.webhook === null
+        ? null
+        : new Notifier({
+            queue: this.webhook,
+            redis,
+            keys,
+            akeys: this.akeys,
+            registry: () => this.registry!.current,
+            throttleMs: opts.throttleMs ?? { sms: 0, voice: 60_000, wecom: 0 },
+            clock,
+            logger,
+          });
+    const busy = this.busy;
     this.engine = new IncidentEngine({
       store: this.store,
       dispatcher: this.dispatcher,
@@ -105,9 +171,29 @@ export class AlertsService {
       params: opts.params,
       redis,
       keys,
+      akeys: this.akeys,
       clock,
       metrics: this.metrics,
       logger,
+      ...(opts.ladders !== undefined ? { policy: { base: opts.params, config: opts.ladders } } : {}),
+      keyPeriod: () => this.keyPeriod.active(),
+      ...(opts.verification !== undefined ? { verification: opts.verification } : {}),
+      ...(busy !== null ? { busyStations: () => busy.current } : {}),
+      ...(opts.travelTimes !== undefined ? { travelTimes: opts.travelTimes } : {}),
+      ...(this.notifier !== null ? { notices: this.notifier } : {}),
+    });
+    this.ticketStore = new TicketStore(redis, keys, this.akeys);
+    this.tickets = new TicketEngine({
+      store: this.ticketStore,
+      timers: this.timers,
+      registry: () => this.registry!.current,
+      params: opts.tickets ?? DEFAULT_TICKET_PARAMS,
+      redis,
+      keys,
+      clock,
+      metrics: this.metrics,
+      logger,
+      ...(this.notifier !== null ? { notices: this.notifier } : {}),
     });
   }
 
@@ -141,9 +227,14 @@ export class AlertsService {
       onError: (err) => logger.error({ err }, 'registry reload failed'),
     });
 
+    await whenReady(this.keyPeriodSub);
+    await this.keyPeriod.start();
+    await this.busy?.start();
+    this.webhook?.start();
+    await this.webhook?.waitUntilReady();
     this.timers.start();
     await this.timers.waitUntilReady();
-    const repaired = await this.engine.repairTimers();
+    const repaired = (await this.engine.repairTimers()) + (await this.tickets.repair());
     const resent = await this.dispatcher.sweep();
     if (repaired > 0 || resent > 0) logger.info({ repaired, resent }, 'recovered timers and outbox pages');
 
@@ -179,7 +270,25 @@ export class AlertsService {
         name: 'other',
         stream: keys.otherEvents,
         blocking: this.own(opts.openRedis('other-reader', false)),
-        handle: createOtherLaneHandler({ engine: this.engine, metrics: this.metrics, logger }),
+        handle: createOtherLaneHandler({
+          engine: this.engine,
+          tickets: this.tickets,
+          registry,
+          metrics: this.metrics,
+          logger,
+        }),
+      }),
+      new StreamConsumer({
+        ...common,
+        name: 'operator_actions',
+        stream: keys.operatorActions,
+        blocking: this.own(opts.openRedis('operator-actions-reader', false)),
+        handle: createOperatorActionHandler({
+          engine: this.engine,
+          tickets: this.tickets,
+          metrics: this.metrics,
+          logger,
+        }),
       }),
     );
     // Fire first: it is the lane that must never wait.
@@ -187,6 +296,8 @@ export class AlertsService {
 
     this.every(opts.sweepEveryMs ?? 1_000, 'outbox sweep', () => this.dispatcher.sweep());
     this.every(opts.repairEveryMs ?? 10_000, 'timer repair', () => this.engine.repairTimers());
+    // Tickets: timers are scheduled at opening; this is the slower safety net.
+    this.every(60_000, 'ticket repair', () => this.tickets.repair());
   }
 
   /** Runs `task` every `ms` without overlapping runs. */
@@ -222,6 +333,9 @@ export class AlertsService {
     // Stop reading first, then let the timer worker finish the job in hand.
     await Promise.all(this.consumers.map((c) => c.stop()));
     await this.timers.close().catch(() => undefined);
+    await this.webhook?.close().catch(() => undefined);
+    this.keyPeriod.close();
+    this.busy?.close();
     await this.registry?.close();
     await Promise.all(this.owned.map((r) => r.quit().catch(() => r.disconnect())));
   }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { TimerKind, TimerRequest } from './incident-decision.js';
+import type { TicketTimer } from './ticket-decision.js';
 
 /**
  * Escalation timers as BullMQ delayed jobs (durable in Redis with AOF: a restart of
@@ -22,12 +23,25 @@ export interface TimerScheduler {
   schedule(timer: TimerRequest): Promise<void>;
 }
 
+export interface TicketTimerScheduler {
+  scheduleTicket(timer: TicketTimer): Promise<void>;
+}
+
 export interface TimerJobData {
   incidentId: string;
   kind: TimerKind;
   step: number;
   dueAt: number;
 }
+
+/** A hazard ticket's deadline (job id `${ticketId}-overdue`). */
+export interface TicketTimerJobData {
+  ticketId: string;
+  kind: 'ticket_overdue';
+  dueAt: number;
+}
+
+export type AnyTimerJobData = TimerJobData | TicketTimerJobData;
 
 export interface EscalationTimersOptions {
   /** Producer connection (fails fast). */
@@ -40,7 +54,7 @@ export interface EscalationTimersOptions {
   clock: () => number;
   metrics: AlertsMetrics;
   logger: Logger;
-  handler: (timer: TimerJobData) => Promise<void>;
+  handler: (timer: AnyTimerJobData) => Promise<void>;
   /** Timers handled at once (different incidents; each handler is short). */
   concurrency?: number;
 }
@@ -56,12 +70,12 @@ export function timerJobId(t: { incidentId: string; kind: TimerKind; step: numbe
   return t.incidentId + JOB_SUFFIX[t.kind] + t.step;
 }
 
-export class EscalationTimers implements TimerScheduler {
-  private readonly queue: Queue<TimerJobData>;
-  private worker: Worker<TimerJobData> | null = null;
+export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
+  private readonly queue: Queue<AnyTimerJobData>;
+  private worker: Worker<AnyTimerJobData> | null = null;
 
   constructor(private readonly opts: EscalationTimersOptions) {
-    this.queue = new Queue<TimerJobData>(opts.queueName, {
+    this.queue = new Queue<AnyTimerJobData>(opts.queueName, {
       connection: opts.connection,
       prefix: opts.prefix,
     });
@@ -80,14 +94,26 @@ export class EscalationTimers implements TimerScheduler {
     });
   }
 
+  async scheduleTicket(t: TicketTimer): Promise<void> {
+    const data: TicketTimerJobData = { ticketId: t.ticketId, kind: 'ticket_overdue', dueAt: t.dueAt };
+    await this.queue.add('ticket_overdue', data, {
+      jobId: `${t.ticketId}-overdue`,
+      delay: Math.max(0, t.dueAt - this.opts.clock()),
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: { age: 3600, count: 100_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
   start(): void {
     if (this.worker !== null) return;
     const { opts } = this;
-    this.worker = new Worker<TimerJobData>(
+    this.worker = new Worker<AnyTimerJobData>(
       opts.queueName,
-      async (job: Job<TimerJobData>) => {
+      async (job: Job<AnyTimerJobData>) => {
         // Lateness only on the first attempt: a retry's delay is our own backoff.
-        if (job.attemptsMade === 0) {
+        if (job.attemptsMade === 0 && job.data.kind !== 'ticket_overdue') {
           opts.metrics.timerLateness.observe(Math.max(0, opts.clock() - job.data.dueAt) / 1000);
         }
         await opts.handler(job.data);
@@ -106,7 +132,7 @@ export class EscalationTimers implements TimerScheduler {
     );
     this.worker.on('error', (err) => opts.logger.error({ err }, 'timer worker error'));
     this.worker.on('failed', (job, err) =>
-      opts.logger.error({ err, incidentId: job?.data.incidentId, kind: job?.data.kind }, 'timer job failed'),
+      opts.logger.error({ err, job: job?.id, kind: job?.data.kind }, 'timer job failed'),
     );
   }
 

@@ -1,7 +1,8 @@
-import type { AuditEntry, HubKeys, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
+import type { AuditEntry, HubKeys, Incident, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ALERTS_CODES, type AlertsCode, AlertsError } from './alerts-codes.js';
+import type { AlertsKeys } from './alerts-keys.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { TimerJobData, TimerScheduler } from './escalation-timers.js';
 import {
@@ -11,12 +12,18 @@ import {
   type DecisionContext,
   type DecisionRegistry,
   decideAlarm,
+  decideCorroboration,
   decideEscalation,
+  decideHumanConfirmation,
   type IncidentChange,
   type LadderParams,
+  type Notice,
   pendingTimers,
 } from './incident-decision.js';
 import type { IncidentStore, StoredIncident } from './incident-store.js';
+import type { LadderPolicy } from './ladder-policy.js';
+import type { TravelTimes } from './station-choice.js';
+import type { Corroboration, VerificationParams } from './verification.js';
 
 /**
  * The loop around the pure decisions: load state → decide → commit (atomic,
@@ -33,6 +40,11 @@ export interface PageDispatch {
   dispatch(page: PageMessage): Promise<unknown>;
 }
 
+/** Where notices (SMS / voice / WeCom through the webhook channel) go; see notifier.ts. */
+export interface IncidentNoticeSink {
+  notify(notices: readonly Notice[], incident: Incident): Promise<void>;
+}
+
 export interface IncidentEngineOptions {
   store: IncidentStore;
   dispatcher: PageDispatch;
@@ -42,9 +54,19 @@ export interface IncidentEngineOptions {
   params: LadderParams;
   redis: Redis;
   keys: HubKeys;
+  akeys: AlertsKeys;
   clock: () => number;
   metrics: AlertsMetrics;
   logger: Logger;
+  /** Ladders per occupancy / key-period; without it every incident uses `params`. */
+  policy?: LadderPolicy;
+  /** Key-period mode in force now (KeyPeriodWatcher.active). */
+  keyPeriod?: () => boolean;
+  verification?: VerificationParams;
+  /** Stations busy with another incident (BusyStations.current), when skipping them is configured. */
+  busyStations?: () => ReadonlySet<string>;
+  travelTimes?: TravelTimes;
+  notices?: IncidentNoticeSink;
 }
 
 export type EngineResult =
@@ -60,7 +82,16 @@ export class IncidentEngine {
   constructor(private readonly opts: IncidentEngineOptions) {}
 
   private ctx(): DecisionContext {
-    return { registry: this.opts.registry(), params: this.opts.params };
+    const o = this.opts;
+    return {
+      registry: o.registry(),
+      params: o.params,
+      ...(o.policy !== undefined ? { policy: o.policy } : {}),
+      keyPeriod: o.keyPeriod?.() ?? false,
+      ...(o.verification !== undefined ? { verification: o.verification } : {}),
+      ...(o.busyStations !== undefined ? { busyStations: o.busyStations(), skipBusyStations: true } : {}),
+      ...(o.travelTimes !== undefined ? { travelTimes: o.travelTimes } : {}),
+    };
   }
 
   /** A fire-lane event (or a test press from the other lane, which is only recorded). */
@@ -69,8 +100,15 @@ export class IncidentEngine {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const ctx = this.ctx();
       const device = ctx.registry.devices.get(alarm.deviceId);
-      const open = device === undefined ? null : await this.loadOpen(device.buildingId);
-      const d = decideAlarm(ctx, open?.incident ?? null, alarm, this.opts.clock());
+      const loaded = device === undefined ? null : await this.loadOpenWithCorroboration(device.buildingId);
+      const open = loaded?.open ?? null;
+      const d = decideAlarm(
+        ctx,
+        open?.incident ?? null,
+        alarm,
+        this.opts.clock(),
+        loaded?.corroboration ?? null,
+      );
       switch (d.kind) {
         case 'reject':
           return { outcome: 'rejected', code: d.code, message: d.message };
@@ -177,6 +215,63 @@ export class IncidentEngine {
   }
 
   /**
+   * A corroborating hazard (electrical arc / over-temperature, charging smoke or port
+   * over-temperature) in a building: remembered for the window (an alarm after it
+   * opens confirmed) and applied to the building's open fire incident now.
+   */
+  async onCorroboration(buildingId: string, c: Corroboration): Promise<EngineResult> {
+    const { store, metrics, redis, akeys } = this.opts;
+    const windowMs = this.ctx().verification?.corroborationWindowMs ?? 120_000;
+    await redis.set(akeys.corroboration(buildingId), JSON.stringify(c), 'PX', windowMs);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const open = await this.loadOpen(buildingId);
+      if (open === null) {
+        metrics.corroborations.inc({ kind: c.kind, result: 'no_incident' });
+        return { outcome: 'noop', reason: 'no_incident' };
+      }
+      const d = decideCorroboration(this.ctx(), open.incident, c, this.opts.clock());
+      if (d.kind === 'noop') {
+        metrics.corroborations.inc({ kind: c.kind, result: d.reason });
+        return { outcome: 'noop', reason: d.reason };
+      }
+      if (await this.commit(open, d.change)) {
+        metrics.corroborations.inc({ kind: c.kind, result: 'confirmed' });
+        return { outcome: 'updated', incidentId: open.incident.id };
+      }
+    }
+    throw new AlertsError(
+      ALERTS_CODES.HANDLER_FAILED,
+      `corroboration in ${buildingId}: too many conflicting updates`,
+    );
+  }
+
+  /** A person confirmed the fire (operator action `confirm_incident`). */
+  async onHumanConfirm(incidentId: string, accountId: string, note?: string): Promise<EngineResult> {
+    const { store } = this.opts;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await store.get(incidentId);
+      if (stored === null) {
+        return {
+          outcome: 'rejected',
+          code: ALERTS_CODES.UNKNOWN_INCIDENT,
+          message: `no incident ${incidentId}`,
+        };
+      }
+      const d = decideHumanConfirmation(this.ctx(), stored.incident, accountId, this.opts.clock(), note);
+      if (d.kind === 'reject') return { outcome: 'rejected', code: d.code, message: d.message };
+      if (d.kind === 'record') {
+        await store.appendAudit(incidentId, [d.entry]);
+        return { outcome: 'recorded', incidentId, reason: d.entry.kind };
+      }
+      if (await this.commit(stored, d.change)) return { outcome: 'updated', incidentId };
+    }
+    throw new AlertsError(
+      ALERTS_CODES.HANDLER_FAILED,
+      `confirmation of ${incidentId}: too many conflicting updates`,
+    );
+  }
+
+  /**
    * Schedules the timers every open incident should have (deterministic job ids make
    * this harmless). Run at start and periodically: it closes the gap of a crash
    * between a commit and its timer.
@@ -208,6 +303,31 @@ export class IncidentEngine {
     }
     await this.afterCommit(change);
     return true;
+  }
+
+  /** The open incident and the recent corroboration of a building, in one round trip for both keys. */
+  private async loadOpenWithCorroboration(
+    buildingId: string,
+  ): Promise<{ open: StoredIncident | null; corroboration: Corroboration | null }> {
+    const [id, c] = await this.opts.redis.mget(
+      this.opts.keys.buildingOpenIncident(buildingId, 'fire'),
+      this.opts.akeys.corroboration(buildingId),
+    );
+    let corroboration: Corroboration | null = null;
+    if (c !== null && c !== undefined) {
+      try {
+        corroboration = JSON.parse(c) as Corroboration;
+      } catch {
+        corroboration = null;
+      }
+    }
+    if (id === null || id === undefined) return { open: null, corroboration };
+    const stored = await this.opts.store.get(id);
+    if (stored === null || stored.incident.state === 'closed') {
+      await this.opts.store.clearStaleOpen(buildingId, id);
+      return { open: null, corroboration };
+    }
+    return { open: stored, corroboration };
   }
 
   /** The building's open incident; a key naming a missing or closed incident is cleared. */
@@ -243,6 +363,21 @@ export class IncidentEngine {
         logger.warn({ err, incidentId: change.incident.id }, 'live incident update not published');
       }),
     );
+    const notices = change.notices;
+    if (notices !== undefined && notices.length > 0 && this.opts.notices !== undefined) {
+      // Notices are queued durably by the notifier; a failure to queue is logged, the
+      // page (the station's screen) has already gone its own way.
+      work.push(
+        this.opts.notices.notify(notices, change.incident).catch((err: unknown) => {
+          logger.error({ err, incidentId: change.incident.id }, 'notices not queued');
+        }),
+      );
+    }
+    if (change.incident.verification === 'confirmed') {
+      for (const a of change.audit)
+        if (a.kind === 'confirmed')
+          this.opts.metrics.confirmations.inc({ reason: change.incident.confirmedBy ?? 'unknown' });
+    }
     await Promise.all(work);
     if (logger.isLevelEnabled('debug')) logAudit(logger, change.incident.id, change.audit);
   }

@@ -76,10 +76,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+export type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 /** Runs a Lua script by SHA (EVALSHA), loading it once on NOSCRIPT (ioredis does this). */
-function defineScript(redis: Redis, name: string, lua: string): Script {
+export function defineScript(redis: Redis, name: string, lua: string): Script {
   const cmd = `hubAlerts${name}`;
   if (!(cmd in redis)) redis.defineCommand(cmd, { lua });
   const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[cmd]!;

@@ -27,6 +27,11 @@ export interface LadderParams {
   readonly closeDeadlineMs?: number | null;
   /** A confirmed incident still paging goes to the fire office step at once (default false). */
   readonly confirmedSkipsToFireOffice?: boolean;
+  /**
+   * Occupancy overrides only: multiplies the accept and fire-office timeouts of the
+   * base ladder (so an override follows HUB_ACCEPT_TIMEOUT_MS instead of fixing a number).
+   */
+  readonly timeoutFactor?: number;
 }
 
 /** A ladder with every field resolved, as stored on the incident. */
@@ -47,6 +52,7 @@ const partialLadder = z
       .max(7 * 86_400_000)
       .nullable(),
     confirmedSkipsToFireOffice: z.boolean(),
+    timeoutFactor: z.number().min(0.05).max(4),
   })
   .partial()
   .strict();
@@ -79,10 +85,10 @@ export type LadderPolicyConfig = z.output<typeof ladderPolicyConfigSchema>;
  * under living quarters are where small fires kill). Numbers are configurable.
  */
 export const DEFAULT_OCCUPANCY_LADDERS: LadderPolicyConfig['occupancy'] = {
-  elderly_home: { acceptTimeoutMs: 30_000, firstWave: 2, confirmedSkipsToFireOffice: true },
-  rental: { acceptTimeoutMs: 45_000 },
-  shop_residence: { acceptTimeoutMs: 45_000, firstWave: 2 },
-  self_built: { acceptTimeoutMs: 45_000 },
+  elderly_home: { timeoutFactor: 0.5, firstWave: 2, confirmedSkipsToFireOffice: true },
+  rental: { timeoutFactor: 0.75 },
+  shop_residence: { timeoutFactor: 0.75, firstWave: 2 },
+  self_built: { timeoutFactor: 0.75 },
 };
 
 export interface LadderPolicy {
@@ -114,7 +120,14 @@ function strip<T extends object>(o: T | undefined): Partial<T> {
 /** The ladder for a building of `occupancy`, with key-period mode on or off. Pure. */
 export function resolveLadder(policy: LadderPolicy, occupancy: OccupancyType, keyPeriod: boolean): Ladder {
   const cfg = policy.config;
-  const p: LadderParams = { ...policy.base, ...strip(cfg?.occupancy[occupancy]) };
+  const over = strip(cfg?.occupancy[occupancy]);
+  const f = over.timeoutFactor ?? 1;
+  const p: LadderParams = {
+    ...policy.base,
+    acceptTimeoutMs: Math.round(policy.base.acceptTimeoutMs * f),
+    fireOfficeTimeoutMs: Math.round(policy.base.fireOfficeTimeoutMs * f),
+    ...over,
+  };
   if (!keyPeriod || cfg === undefined) {
     return full(p, cfg?.occupancy[occupancy] !== undefined ? occupancy : 'base');
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { ConfigError, EXIT_CONFIG, hubKeys } from '@hub/protocol';
@@ -8,6 +9,8 @@ import { type AlertsConfig, loadAlertsConfig } from './alerts-config.js';
 import { createAlertsHttpHandler } from './alerts-http.js';
 import { AlertsService } from './alerts-service.js';
 import { connectAlertsMqtt } from './page-sender.js';
+import type { TravelTimes } from './station-choice.js';
+import { parseTravelTimes } from './travel-times.js';
 
 /**
  * Entry point of the alerts service: the only file that reads the environment,
@@ -25,6 +28,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = pino({ name: 'hub-alerts', level: config.logLevel });
+  let travelTimes: TravelTimes | undefined;
+  if (config.travelTimesFile !== null) {
+    try {
+      travelTimes = parseTravelTimes(readFileSync(config.travelTimesFile, 'utf8'));
+    } catch (err) {
+      console.error(`alerts: HUB_TRAVEL_TIMES_FILE ${config.travelTimesFile}: ${(err as Error).message}`);
+      process.exit(EXIT_CONFIG);
+    }
+  }
   const keys = hubKeys(config.keyPrefix);
 
   // Commands fail fast (a few retries) so an input is retried via the stream rather
@@ -56,7 +68,17 @@ async function main(): Promise<void> {
       onSceneDeadlineMs: config.onSceneDeadlineMs,
       fireOfficeTimeoutMs: config.fireOfficeTimeoutMs,
       maxStations: config.maxLadderStations,
+      firstWave: config.firstWave,
+      enRouteDeadlineMs: config.enRouteDeadlineMs,
+      closeDeadlineMs: config.closeDeadlineMs,
     },
+    ladders: config.ladders,
+    verification: config.verification,
+    skipBusyStations: config.skipBusyStations,
+    ...(travelTimes !== undefined ? { travelTimes } : {}),
+    tickets: config.tickets,
+    ...(config.webhook !== null ? { webhook: config.webhook } : {}),
+    throttleMs: config.throttleMs,
     consumerName: config.consumerName,
     claimIdleMs: config.claimIdleMs,
     redis,

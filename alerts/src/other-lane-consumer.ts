@@ -1,29 +1,113 @@
-import { decodeEvent, EVENT_STREAM_FIELDS } from '@hub/protocol';
+import { decodeEvent, EVENT_STREAM_FIELDS, envelopeShape } from '@hub/protocol';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
-import type { IncidentEngine } from './incident-engine.js';
-import { type BatchHandler, fieldOf } from './stream-consumer.js';
+import type { DecisionRegistry } from './incident-decision.js';
+import type { EngineResult, IncidentEngine } from './incident-engine.js';
+import { type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
+import { type HazardInput, hazardLaneOf } from './ticket-decision.js';
+import type { TicketEngine } from './ticket-engine.js';
+import { CORROBORATING_TYPES, type Corroboration } from './verification.js';
 
 /**
- * Handler of `keys.otherEvents` (faults, electrical and charging hazards, info).
- * For now these are only counted by type and acked: the hazard lane (tickets for
- * the grid officer, deadlines, listed supervision) comes with a later issue. The
- * one exception is a detector's test press (`test`), which goes to the engine so it
- * lands in the audit record (never a page).
+ * Handler of `keys.otherEvents` (fields d/p/r, written by the broker, and by ingest
+ * for offline devices): faults, electrical and charging hazards, offline, info.
+ * It runs in its own consumer (its own connection and loop), so however many of
+ * these arrive, the fire lane never waits behind them.
+ *
+ * Per event:
+ * - a hazard lane (electrical, charging, fault, offline; ticket-decision.ts) → the
+ *   ticket engine opens or folds the building's ticket of that lane;
+ * - a corroborating type (arc fault, over-temperature, ...) → also the incident
+ *   engine, which confirms the building's open fire incident;
+ * - a test press → the incident audit (never a page).
+ * Events of one building are applied in order; buildings run concurrently. Offline
+ * events come from ingest's heartbeat supervision as `{v, id, ts, type: 'offline'}`
+ * (seq optional): they are accepted here even before protocol's EVENT_TYPES lists
+ * the type.
  */
 export interface OtherLaneHandlerOptions {
   engine: IncidentEngine;
+  tickets: TicketEngine;
+  registry: () => DecisionRegistry;
   metrics: AlertsMetrics;
   logger: Logger;
 }
 
 const STREAM = 'other';
 
+const offlineEventSchema = z.object({
+  v: envelopeShape.v,
+  id: envelopeShape.id,
+  ts: envelopeShape.ts,
+  seq: envelopeShape.seq.optional(),
+  type: z.literal('offline'),
+  detail: z.string().max(200).optional(),
+});
+
+interface Parsed {
+  entryId: string;
+  deviceId: string;
+  receivedAt: number;
+  type: string;
+  eventId: string;
+  result?: 'pass' | 'fail';
+  detail?: string;
+  raw: ReturnType<typeof decodeEvent>;
+}
+
 export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHandler {
-  const { engine, metrics, logger } = opts;
+  const { engine, tickets, metrics, logger } = opts;
+
+  const counted = (res: EngineResult, deviceId: string) => {
+    if (res.outcome === 'rejected') {
+      metrics.rejections.inc({ stream: STREAM, code: res.code });
+      logger.warn({ deviceId, code: res.code }, res.message);
+    }
+  };
+
+  const handleOne = async (acks: string[], buildingId: string, p: Parsed): Promise<boolean> => {
+    try {
+      if (p.type === 'test' && p.raw.ok) {
+        counted(
+          await engine.onFireEvent({ deviceId: p.deviceId, event: p.raw.value, receivedAt: p.receivedAt }),
+          p.deviceId,
+        );
+      }
+      const kind = CORROBORATING_TYPES[p.type];
+      if (kind !== undefined) {
+        const c: Corroboration = { kind, type: p.type, deviceId: p.deviceId, at: p.receivedAt };
+        await engine.onCorroboration(buildingId, c);
+      }
+      const lane = hazardLaneOf(p.type, p.result);
+      if (lane !== null) {
+        const input: HazardInput = {
+          deviceId: p.deviceId,
+          type: p.type,
+          lane,
+          eventId: p.eventId,
+          receivedAt: p.receivedAt,
+          ...(p.detail !== undefined ? { detail: p.detail } : {}),
+        };
+        counted(await tickets.onHazard(input), p.deviceId);
+      }
+      acks.push(p.entryId);
+      return true;
+    } catch (err) {
+      metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.HANDLER_FAILED });
+      logger.error(
+        { err, deviceId: p.deviceId, entryId: p.entryId },
+        'other-lane event not handled; will retry',
+      );
+      return false;
+    }
+  };
+
   return async (entries) => {
     const acks: string[] = [];
+    const registry = opts.registry();
+    const byBuilding = new Map<string, Parsed[]>();
     for (const e of entries) {
       const deviceId = fieldOf(e.fields, EVENT_STREAM_FIELDS.deviceId);
       const payload = fieldOf(e.fields, EVENT_STREAM_FIELDS.payload);
@@ -34,27 +118,72 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
         continue;
       }
       const decoded = decodeEvent(payload);
-      if (!decoded.ok) {
-        metrics.rejections.inc({ stream: STREAM, code: decoded.code });
-        logger.warn({ deviceId, entryId: e.id, code: decoded.code }, decoded.message);
+      let parsed: Parsed;
+      if (decoded.ok) {
+        const v = decoded.value;
+        parsed = {
+          entryId: e.id,
+          deviceId,
+          receivedAt,
+          type: v.type,
+          eventId: v.id,
+          ...(v.result !== undefined ? { result: v.result } : {}),
+          ...(v.detail !== undefined ? { detail: v.detail } : {}),
+          raw: decoded,
+        };
+      } else {
+        const offline = parseOffline(payload);
+        if (offline === null) {
+          metrics.rejections.inc({ stream: STREAM, code: decoded.code });
+          logger.warn({ deviceId, entryId: e.id, code: decoded.code }, decoded.message);
+          acks.push(e.id);
+          continue;
+        }
+        parsed = {
+          entryId: e.id,
+          deviceId,
+          receivedAt,
+          type: 'offline',
+          eventId: offline.id,
+          ...(offline.detail !== undefined ? { detail: offline.detail } : {}),
+          raw: decoded,
+        };
+      }
+      metrics.otherEvents.inc({ type: parsed.type });
+      const device = registry.devices.get(deviceId);
+      if (device === undefined) {
+        metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.UNKNOWN_DEVICE });
+        logger.warn(
+          { deviceId, entryId: e.id, code: ALERTS_CODES.UNKNOWN_DEVICE },
+          'event from an unknown device',
+        );
         acks.push(e.id);
         continue;
       }
-      metrics.otherEvents.inc({ type: decoded.value.type });
-      if (decoded.value.type === 'test') {
-        try {
-          const res = await engine.onFireEvent({ deviceId, event: decoded.value, receivedAt });
-          if (res.outcome === 'rejected') {
-            metrics.rejections.inc({ stream: STREAM, code: res.code });
-            logger.warn({ deviceId, code: res.code }, res.message);
-          }
-        } catch (err) {
-          logger.error({ err, deviceId, entryId: e.id }, 'test event not recorded; will retry');
-          continue;
-        }
+      let list = byBuilding.get(device.buildingId);
+      if (list === undefined) {
+        list = [];
+        byBuilding.set(device.buildingId, list);
       }
-      acks.push(e.id);
+      list.push(parsed);
     }
+    const runs = new Map<string, { b: string; p: Parsed }[]>();
+    for (const [b, list] of byBuilding)
+      runs.set(
+        b,
+        list.map((p) => ({ b, p })),
+      );
+    await runGrouped(runs, (x) => handleOne(acks, x.b, x.p));
     return acks;
   };
+}
+
+function parseOffline(payload: string): z.infer<typeof offlineEventSchema> | null {
+  if (payload.length > 2_048) return null;
+  try {
+    const r = offlineEventSchema.safeParse(JSON.parse(payload));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
 }

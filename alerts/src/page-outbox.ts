@@ -134,8 +134,16 @@ export class PageDispatcher {
     const done = clock();
     metrics.pagesSent.inc({ step: String(page.step) });
     if (fromSweep) metrics.outboxResent.inc();
-    if (page.step === 1 && !fromSweep)
+    if (page.step === 1 && !fromSweep) {
       metrics.firstPageLatency.observe(Math.max(0, done - page.receivedAt) / 1000);
+      // decided.sentAt is the decision time (buildPage); page.sentAt the send start.
+      metrics.stageLatency.observe(
+        { stage: 'received_to_decided' },
+        Math.max(0, decided.sentAt - page.receivedAt) / 1000,
+      );
+      metrics.stageLatency.observe({ stage: 'decided_to_sent' }, Math.max(0, done - decided.sentAt) / 1000);
+      metrics.stageLatency.observe({ stage: 'received_to_sent' }, Math.max(0, done - page.receivedAt) / 1000);
+    }
     const entry: AuditEntry = {
       at: page.sentAt,
       kind: 'page_sent',

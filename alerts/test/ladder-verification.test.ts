@@ -230,7 +230,7 @@ describe('verification without delay', () => {
     expect(ch.incident.step).toBe(2);
     expect(ch.audit.map((a) => a.kind)).toContain('skip_steps');
     expect(ch.timers).toEqual([
-      { incidentId: 'INC-000009', kind: 'accept', step: 2, dueAt: T0 + 4_000 + 30_000 },
+      { incidentId: 'INC-000009', kind: 'accept', step: 2, dueAt: T0 + 4_000 + 15_000 },
     ]);
     expect(ch.notices?.map((n) => n.kind)).toEqual(['confirmed', 'fire_office']);
     // The wave's stations may still accept.
