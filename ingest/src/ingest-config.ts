@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type HeartbeatConfig, parseHeartbeatConfig } from './heartbeat-policy.js';
 
 /**
  * The ingest service's environment, validated once at start-up by `parseConfig`
@@ -42,6 +43,32 @@ export const ingestConfigSchema = z
     HUB_INGEST_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(1000),
     /** Lines accepted but not yet acknowledged (batch + in flight + retry). Past it: drop + count. */
     HUB_INGEST_MAX_BUFFERED_LINES: z.coerce.number().int().min(1000).max(10_000_000).default(200_000),
+    /** Heartbeat supervision (offline from missed heartbeats); `false` turns it off. */
+    HUB_INGEST_HEARTBEAT_ENABLED: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /**
+     * JSON HeartbeatConfig (heartbeat-policy.ts): `{"grace":2,"kinds":{...},"models":
+     * {"NB-SD12":{"intervalMs":43200000,"grace":1.5}}}`; empty = defaults.
+     */
+    HUB_INGEST_HEARTBEAT: z
+      .string()
+      .optional()
+      .transform((v, ctx): HeartbeatConfig => {
+        try {
+          return parseHeartbeatConfig(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: 'invalid heartbeat config: ' + (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    /** Flush of last-seen reports and sweep of deadlines (ms). */
+    HUB_INGEST_HEARTBEAT_TICK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    /** The hub's local day for the daily silent lists: minutes east of UTC (China 480). */
+    HUB_UTC_OFFSET_MINUTES: z.coerce.number().int().min(-720).max(840).default(480),
+    /** MAXLEN ~ of the event streams ingest appends to (same as the broker's). */
+    HUB_EVENT_STREAM_MAXLEN: z.coerce.number().int().min(1000).max(1_000_000_000).default(1_000_000),
     /**
      * `manage` (InfluxDB 1.x): database, retention policies and continuous queries are
      * created/altered at start-up (influx-schema.ts). `none` (2.x/3.x, or a DBA owns the

@@ -1,6 +1,7 @@
 import { REJECT_CODES } from '@hub/protocol';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DiskSpoolStats } from './disk-spool.js';
+import type { HeartbeatStats } from './heartbeat-supervisor.js';
 import type { WriterStats } from './influx-writer.js';
 import type { MqttSourceStats } from './mqtt-source.js';
 import type { SpoolingSinkStats } from './spooling-sink.js';
@@ -24,6 +25,7 @@ export interface MetricSources {
     readonly usedBytes: number;
   };
   sink?: { readonly stats: SpoolingSinkStats; readonly inSpoolMode: boolean };
+  heartbeat?: { readonly stats: HeartbeatStats };
 }
 
 /** Sets a counter to an absolute value read from a component's stats. */
@@ -194,6 +196,32 @@ export function createIngestMetrics(): IngestMetrics {
     'Lines taken by the sink (writer or spool)',
     (s) => s.sink?.stats.accepted,
   );
+  spoolCounter(
+    'ingest_liveness_silent_total',
+    'Devices that became silent (offline events written)',
+    (s) => s.heartbeat?.stats.wentSilent,
+  );
+  spoolCounter(
+    'ingest_liveness_recovered_total',
+    'Silent devices that reported again (online events)',
+    (s) => s.heartbeat?.stats.recovered,
+  );
+  spoolCounter(
+    'ingest_liveness_flushes_total',
+    'Batched last-seen flushes to Redis',
+    (s) => s.heartbeat?.stats.flushes,
+  );
+  spoolCounter('ingest_liveness_errors_total', 'Failed liveness flushes and sweeps (retried)', (s) =>
+    s.heartbeat === undefined ? undefined : s.heartbeat.stats.flushErrors + s.heartbeat.stats.sweepErrors,
+  );
+  new Gauge({
+    name: 'ingest_liveness_batched_devices',
+    help: 'Devices with a report not yet flushed to Redis',
+    registers: [registry],
+    collect() {
+      if (src?.heartbeat !== undefined) this.set(src.heartbeat.stats.batched);
+    },
+  });
   new Gauge({
     name: 'ingest_spool_pending_lines',
     help: 'Lines waiting in the spool (disk + memory chunk)',

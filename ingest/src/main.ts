@@ -5,6 +5,8 @@ import { setLogger as setInfluxClientLogger } from '@influxdata/influxdb-client'
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { DiskSpool } from './disk-spool.js';
+import { HeartbeatPolicy } from './heartbeat-policy.js';
+import { HeartbeatSupervisor } from './heartbeat-supervisor.js';
 import { createHttpHandler } from './http-handler.js';
 import { ensureInfluxSchema } from './influx-schema.js';
 import { InfluxWriter } from './influx-writer.js';
@@ -52,12 +54,17 @@ async function main(): Promise<void> {
   const keys = hubKeys(config.HUB_KEY_PREFIX);
   const redis = new Redis(config.HUB_REDIS_URL, { maxRetriesPerRequest: 3 });
   const subscriber = new Redis(config.HUB_REDIS_URL, { maxRetriesPerRequest: null });
+  // Assigned right below; a reload before then needs no re-seed (start() seeds).
+  let supervisor: HeartbeatSupervisor | null = null;
   const registry = await RegistryCache.start({
     redis,
     subscriber,
     keys,
-    onReload: (s) =>
-      log.info({ version: s.version, devices: s.devices.size, rejected: s.rejected }, 'registry loaded'),
+    onReload: (s) => {
+      log.info({ version: s.version, devices: s.devices.size, rejected: s.rejected }, 'registry loaded');
+      // New devices get a deadline too (never-seen devices become silent in time).
+      supervisor?.seed().catch((err: Error) => log.warn({ err: err.message }, 'liveness seed failed'));
+    },
     onError: (err) => log.error({ err }, 'registry reload failed'),
   });
 
@@ -137,9 +144,25 @@ async function main(): Promise<void> {
   ping();
   const pingTimer = setInterval(ping, PING_EVERY_MS);
 
+  if (config.HUB_INGEST_HEARTBEAT_ENABLED) {
+    supervisor = new HeartbeatSupervisor({
+      redis,
+      keys,
+      policy: new HeartbeatPolicy(config.HUB_INGEST_HEARTBEAT),
+      registry,
+      tickMs: config.HUB_INGEST_HEARTBEAT_TICK_MS,
+      utcOffsetMinutes: config.HUB_UTC_OFFSET_MINUTES,
+      streamMaxLen: config.HUB_EVENT_STREAM_MAXLEN,
+      logger: log.child({ component: 'heartbeat' }),
+    });
+    await supervisor.start();
+  }
+  const hb = supervisor;
+
   const pipeline = new TelemetryPipeline({
     registry,
     sink,
+    onSeen: hb === null ? undefined : (deviceId, at) => hb.seen(deviceId, at),
     logger: log.child({ component: 'pipeline' }),
   });
   const mqttSource = new MqttSource({
@@ -151,7 +174,7 @@ async function main(): Promise<void> {
       pipeline.handleMessage(topic, payload, receivedAt, retained),
     logger: log.child({ component: 'mqtt' }),
   });
-  metrics.bind({ writer, pipeline, mqtt: mqttSource, spool, sink });
+  metrics.bind({ writer, pipeline, mqtt: mqttSource, spool, sink, heartbeat: hb ?? undefined });
   sink.start();
   mqttSource.start();
 
@@ -175,6 +198,9 @@ async function main(): Promise<void> {
     await mqttSource.close().catch((err: Error) => log.warn({ err: err.message }, 'mqtt close failed'));
     const { lost, spooled } = await sink.close(SHUTDOWN_DRAIN_MS);
     log.info({ lost, spooled, written: writer.stats.written }, 'writer and spool closed');
+    await hb
+      ?.stop()
+      .catch((err: Error) => log.warn({ err: err.message }, 'liveness flush at shutdown failed'));
     await registry.close();
     redis.disconnect();
     subscriber.disconnect();

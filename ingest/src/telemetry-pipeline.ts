@@ -1,5 +1,6 @@
 import {
   type Decoded,
+  type Device,
   decodeEvent,
   decodeStatus,
   decodeTelemetry,
@@ -7,6 +8,7 @@ import {
   parseTopic,
   REJECT_CODES,
   type RejectCode,
+  type Telemetry,
 } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import type { Logger } from 'pino';
@@ -46,6 +48,14 @@ export interface TelemetryPipelineOptions {
   /** Device clocks further off than this are replaced by the hub's receive time. Default 24 h. */
   maxClockSkewMs?: number;
   rejectLog?: RejectLogLimiterOptions;
+  /**
+   * Called for every accepted report from a device (telemetry, event, a live
+   * `online` status; not retained replays or a last-will `offline`): heartbeat
+   * supervision. Must be cheap (the supervisor only updates a Map).
+   */
+  onSeen?: (deviceId: string, receivedAt: number) => void;
+  /** Called with every decoded telemetry message (threshold rules). */
+  onTelemetry?: (t: Telemetry, device: Device, receivedAt: number) => void;
 }
 
 /** What happened to a message; a reject code when it was refused. */
@@ -141,11 +151,14 @@ export class TelemetryPipeline {
         return this.reject(REJECT_CODES.KIND_MISMATCH, deviceId, topic, msg, receivedAt);
       }
       this.stats.telemetry++;
+      this.opts.onSeen?.(deviceId, receivedAt);
+      this.opts.onTelemetry?.(t, device, receivedAt);
       appendTelemetryLines(lines, t, device, township, this.pointTime(t.ts, receivedAt));
     } else if (channel === 'event') {
       const decoded = decodeEvent(payload);
       if (!decoded.ok) return this.rejectDecoded(decoded, deviceId, topic, receivedAt);
       this.stats.events++;
+      this.opts.onSeen?.(deviceId, receivedAt);
       lines.push(eventLine(decoded.value, device, township, this.pointTime(decoded.value.ts, receivedAt)));
     } else {
       const decoded = decodeStatus(payload);
@@ -159,6 +172,8 @@ export class TelemetryPipeline {
         return 'skipped';
       }
       this.stats.statuses++;
+      // A last will (`offline`) is the broker speaking for a lost connection, not a report.
+      if (!retained && s.state === 'online') this.opts.onSeen?.(deviceId, receivedAt);
       lines.push(statusLine(s, device, township, this.pointTime(s.ts, receivedAt)));
     }
 

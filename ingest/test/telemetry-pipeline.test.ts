@@ -26,6 +26,39 @@ function setup() {
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
+describe('TelemetryPipeline: heartbeat hook', () => {
+  it('counts telemetry, events and live online statuses as reports; not a last will, a retained replay or a reject', () => {
+    const seen: Array<[string, number]> = [];
+    const { logger } = recordingLogger();
+    const pipeline = new TelemetryPipeline({
+      registry: { current: snapshot() },
+      sink: new FakeSink(),
+      logger,
+      onSeen: (id, at) => seen.push([id, at]),
+    });
+    pipeline.handleMessage(deviceTopic('sd-1', 'telemetry'), json(smokeTelemetry(NOW)), NOW);
+    pipeline.handleMessage(
+      deviceTopic('sd-1', 'event'),
+      json({ v: 1, id: 'e1', ts: NOW, seq: 1, type: 'low_battery' }),
+      NOW + 1,
+    );
+    pipeline.handleMessage(deviceTopic('sd-1', 'status'), json({ v: 1, ts: NOW, state: 'online' }), NOW + 2);
+    pipeline.handleMessage(deviceTopic('sd-1', 'status'), json({ v: 1, ts: NOW, state: 'offline' }), NOW + 3);
+    pipeline.handleMessage(
+      deviceTopic('sd-1', 'status'),
+      json({ v: 1, ts: NOW, state: 'online' }),
+      NOW + 4,
+      true,
+    );
+    pipeline.handleMessage(deviceTopic('sd-1', 'telemetry'), json({ bad: true }), NOW + 5);
+    expect(seen).toEqual([
+      ['sd-1', NOW],
+      ['sd-1', NOW + 1],
+      ['sd-1', NOW + 2],
+    ]);
+  });
+});
+
 describe('TelemetryPipeline: accepted messages', () => {
   it('writes smoke telemetry with the device time', () => {
     const { sink, pipeline } = setup();
