@@ -80,6 +80,9 @@ export async function registerPageRoutes(fastify: FastifyInstance, ctx: AppConte
     return reply.redirect(p === null ? '/login' : homeOf(p), 302);
   });
 
+  // Browsers ask for it on every page; an icon is not worth a 404 in every log.
+  app.get('/favicon.ico', (_req, reply) => reply.code(204).send());
+
   app.get('/login', (_req, reply) => page(reply, 'login.html'));
 
   app.get('/township', async (req, reply) => {

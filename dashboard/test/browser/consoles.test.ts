@@ -1,0 +1,207 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Incident } from '@hub/protocol';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_PASSWORD } from '../support/auth.js';
+import { launchChromium } from '../support/chromium.js';
+import { type E2eHub, startE2eHub } from '../support/e2e-hub.js';
+import { waitFor } from '../support/fixtures.js';
+
+/**
+ * Real headless Chromium against the real dashboard, the real alerts service and the
+ * test Redis: an alarm XADDed the way the broker writes it becomes an incident, a page
+ * and a takeover on the duty console; the officer's clicks go through the actions
+ * stream to alerts and come back on the live stream.
+ */
+const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+
+let hub: E2eHub;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+/** Uncaught errors in the pages: the last test asserts there were none. */
+const pageErrors: string[] = [];
+
+async function loginAs(username: string, path: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  contexts.push(ctx);
+  await ctx.grantPermissions(['notifications'], { origin: hub.base });
+  const page = await ctx.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${username}: ${err.message}`));
+  if (process.env.HUB_TEST_BROWSER_LOG) page.on('console', (m) => console.log(username, m.type(), m.text()));
+  await page.goto(hub.base + path);
+  // No session yet: the console sends the browser to the login page and back.
+  await page.waitForURL(/\/login\?next=/);
+  await page.fill('#username', username);
+  await page.fill('#password', TEST_PASSWORD);
+  await page.click('#login-submit');
+  await page.waitForURL((u) => u.pathname === path);
+  return page;
+}
+
+async function incident(id: string): Promise<Incident> {
+  const raw = await hub.redis.get(hub.keys.incident(id));
+  if (raw === null) throw new Error(`no incident ${id}`);
+  return JSON.parse(raw) as Incident;
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await launchChromium();
+  hub = await startE2eHub('dash_e2e_station');
+}, 900_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await hub?.close();
+});
+
+describe('station console in Chromium', () => {
+  let officer: Page;
+  let incidentId: string;
+
+  it('logs in through the login page and warns loudly while sound is off', async () => {
+    officer = await loginAs('duty-s1', '/station/s1');
+    await officer.waitForSelector('#conn.conn-up');
+    expect(await officer.textContent('#station-name')).toContain('东坑村微型消防站');
+    expect(await officer.textContent('#sound-notice')).toContain('声音未开启');
+    expect(await officer.getAttribute('body', 'data-sound')).toBe('off');
+    await officer.click('#start-duty');
+    await officer.waitForFunction(() => document.body.dataset.sound === 'on');
+    expect(await officer.textContent('#sound-notice')).toContain('声音已开启');
+    expect(await officer.isVisible('#start-duty')).toBe(false);
+  });
+
+  it('an alarm takes over the screen: red banner, siren, building card and accept countdown', async () => {
+    await hub.alarm('d-b1-301');
+    const card = await officer.waitForSelector('#takeover:not([hidden]) .card.alerting.lane-fire', {
+      timeout: 20_000,
+    });
+    incidentId = (await card.getAttribute('data-incident-id')) as string;
+    expect(incidentId).toBeTruthy();
+    await officer.waitForFunction(() => document.body.dataset.siren === 'playing');
+    expect(await officer.textContent('#takeover-banner')).toContain('火警');
+    const text = (await card.textContent()) ?? '';
+    for (const s of [
+      '东坑村12号出租屋',
+      '示范镇东坑村解放路12号',
+      '3 层',
+      '301',
+      '出租屋/群租房',
+      '13800000000',
+      '王伟',
+      'd-b1-301',
+      '未核实',
+    ]) {
+      expect(text, s).toContain(s);
+    }
+    expect(text).toMatch(/\d+ 米/);
+    await officer.waitForFunction(() =>
+      /请在 [01]:\d\d 内接警/.test(document.querySelector('.countdown-accept')?.textContent ?? ''),
+    );
+    // The takeover is red (fire), not the yellow of faults.
+    const bg = await officer.$eval('#takeover', (n) => getComputedStyle(n).backgroundColor);
+    expect(bg).toBe('rgb(142, 0, 0)');
+    // Let the Leaflet mini-map draw before the screenshot.
+    await officer.waitForSelector('.card.alerting .mini-map.leaflet-container path');
+    await officer.screenshot({ path: `${SHOTS}station-alarm.png` });
+  });
+
+  it("another station's officer can neither see nor act on it", async () => {
+    const other = await loginAs('duty-s2', '/station/s2');
+    await other.waitForSelector('#conn.conn-up');
+    expect(await other.isVisible('#empty')).toBe(true);
+    expect(await other.$$('.card')).toHaveLength(0);
+    const res = await other.goto(`${hub.base}/station/s1`);
+    expect(res?.status()).toBe(403);
+    expect(await other.textContent('body')).toContain('E_OTHER_STATION');
+    const api = await other.evaluate(async (id) => {
+      const get = await fetch(`/api/incidents/${id}`);
+      const post = await fetch(`/api/incidents/${id}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'accept' }),
+      });
+      return [get.status, (await get.json()).code, post.status, (await post.json()).code];
+    }, incidentId);
+    expect(api).toEqual([403, 'E_STATION_NOT_PAGED', 403, 'E_STATION_NOT_PAGED']);
+    expect((await incident(incidentId)).stationId).toBeNull();
+  });
+
+  it('accept stops the siren and starts the on-scene countdown', async () => {
+    await officer.click('.card.alerting .btn-accept');
+    await officer.waitForSelector(
+      `#incidents .card[data-incident-id="${incidentId}"][data-state="accepted"]`,
+      {
+        timeout: 20_000,
+      },
+    );
+    expect(await officer.isHidden('#takeover')).toBe(true);
+    expect(await officer.getAttribute('body', 'data-siren')).toBe('silent');
+    await officer.waitForFunction(() =>
+      /须在 [0-3]:\d\d 内到场/.test(document.querySelector('.countdown-onscene')?.textContent ?? ''),
+    );
+    const inc = await incident(incidentId);
+    expect(inc).toMatchObject({ state: 'accepted', stationId: 's1' });
+    expect(inc.onSceneBy).not.toBeNull();
+    await officer.screenshot({ path: `${SHOTS}station-accepted.png` });
+  });
+
+  it('en route → on scene → close with a disposition code', async () => {
+    const card = `#incidents .card[data-incident-id="${incidentId}"]`;
+    await officer.click(`${card} .btn-en_route`);
+    await officer.waitForSelector(`${card}[data-state="en_route"]`, { timeout: 20_000 });
+    await officer.click(`${card} .btn-on_scene`);
+    await officer.waitForSelector(`${card}[data-state="on_scene"]`, { timeout: 20_000 });
+    // Closing without a disposition is refused in the console.
+    await officer.click(`${card} .btn-close`);
+    expect(await officer.textContent(`${card} .error`)).toContain('请先选择处置结果');
+    await officer.selectOption(`${card} .disposition-select`, 'false_cooking');
+    await officer.click(`${card} .btn-close`);
+    await officer.waitForSelector(`${card}[data-state="closed"]`, { timeout: 20_000 });
+    expect(await officer.textContent(`${card} .disposition`)).toContain('误报-烹饪油烟');
+    const inc = (await waitFor(async () => {
+      const i = await incident(incidentId);
+      return i.state === 'closed' ? i : null;
+    })) as Incident;
+    expect(inc).toMatchObject({ state: 'closed', disposition: 'false_cooking', stationId: 's1' });
+    expect(inc.onSceneAt).not.toBeNull();
+  });
+
+  it('English is selectable', async () => {
+    await officer.click('#lang');
+    await officer.waitForFunction(() => document.documentElement.lang === 'en');
+    await officer.waitForSelector('#conn.conn-up');
+    expect(await officer.textContent('#sound-notice')).toContain('SOUND IS OFF');
+    expect(await officer.textContent('#start-duty')).toBe('Start duty');
+    await officer.click('#lang'); // back to Chinese for the rest
+  });
+});
+
+describe('township console in Chromium', () => {
+  let operator: Page;
+
+  it('lists every incident of the township, live', async () => {
+    operator = await loginAs('office-tw1', '/township');
+    await operator.waitForSelector('#conn.conn-up');
+    // The closed incident of the station test is in the full list.
+    await operator.click('#show-all');
+    await operator.waitForSelector('#incident-rows tr.state-closed');
+    // A new alarm elsewhere arrives live as a red paging row.
+    await hub.alarm('d-b2-101');
+    const row = await operator.waitForSelector('#incident-rows tr.lane-fire.state-paging', {
+      timeout: 20_000,
+    });
+    const text = (await row.textContent()) ?? '';
+    expect(text).toContain('西岭村养老院');
+    expect(text).toContain('养老院');
+    expect(text).toContain('呼叫中');
+    expect(await operator.textContent('#n-paging')).toBe('1');
+    await operator.screenshot({ path: `${SHOTS}township.png`, fullPage: true });
+  });
+
+  it('no page threw an uncaught error', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
