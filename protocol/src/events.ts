@@ -34,6 +34,11 @@ export const EVENT_TYPES = [
   'offline',
   /** A silent device reported again (recovery of `offline`): recorded only. */
   'online',
+  /**
+   * Hub threshold rule: a detector's smoke value rose over several readings without
+   * (yet) an alarm — smouldering, or a dirty chamber; the grid officer checks (fault lane).
+   */
+  'smoke_rising',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -93,6 +98,8 @@ export function laneOf(type: EventType, _kind?: DeviceKind): Lane {
       return 'fault';
     case 'offline':
       return 'offline';
+    case 'smoke_rising':
+      return 'fault';
     case 'test':
     case 'mute':
     case 'online':
