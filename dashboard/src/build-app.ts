@@ -27,6 +27,7 @@ import { IncidentReader } from './incident-reader.js';
 import { LiveHub, type LiveHubOptions } from './live-hub.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { LOGIN_GUARD_DEFAULTS, LoginGuard, type LoginGuardOptions } from './login-guard.js';
+import { registerOpenApi } from './openapi.js';
 import { registerPageRoutes } from './page-routes.js';
 import { SessionStore } from './session-store.js';
 
@@ -170,7 +171,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     await live.stop();
   });
 
-  registerHealthRoutes(app, ctx);
+  registerOpenApi(app);
+  app.register(async (scope) => registerHealthRoutes(scope, ctx));
   app.register(async (scope) => {
     registerAuthRoutes(scope, ctx);
     registerApiRoutes(scope, ctx);

@@ -75,29 +75,33 @@ export async function registerPageRoutes(fastify: FastifyInstance, ctx: AppConte
     return p;
   }
 
-  app.get('/', async (req, reply) => {
+  app.get('/', { schema: { hide: true } }, async (req, reply) => {
     const p = await optionalPrincipal(ctx, req);
     return reply.redirect(p === null ? '/login' : homeOf(p), 302);
   });
 
   // Browsers ask for it on every page; an icon is not worth a 404 in every log.
-  app.get('/favicon.ico', (_req, reply) => reply.code(204).send());
+  app.get('/favicon.ico', { schema: { hide: true } }, (_req, reply) => reply.code(204).send());
 
-  app.get('/login', (_req, reply) => page(reply, 'login.html'));
+  app.get('/login', { schema: { hide: true } }, (_req, reply) => page(reply, 'login.html'));
 
-  app.get('/township', async (req, reply) => {
+  app.get('/township', { schema: { hide: true } }, async (req, reply) => {
     const p = await principalOrLogin(req, reply);
     if (p === null) return reply;
     if (p.role === 'officer') return reply.redirect(homeOf(p), 302);
     return page(reply, 'township.html');
   });
 
-  app.get('/station/:stationId', { schema: { params: stationParamsSchema } }, async (req, reply) => {
-    const p = await principalOrLogin(req, reply);
-    if (p === null) return reply;
-    const station = ctx.registry.current.stations.get(req.params.stationId);
-    if (station === undefined) return page(reply, 'unknown-station.html', 404);
-    if (!maySeeStation(p, station)) return page(reply, 'forbidden.html', 403);
-    return page(reply, 'station.html');
-  });
+  app.get(
+    '/station/:stationId',
+    { schema: { params: stationParamsSchema, hide: true } },
+    async (req, reply) => {
+      const p = await principalOrLogin(req, reply);
+      if (p === null) return reply;
+      const station = ctx.registry.current.stations.get(req.params.stationId);
+      if (station === undefined) return page(reply, 'unknown-station.html', 404);
+      if (!maySeeStation(p, station)) return page(reply, 'forbidden.html', 403);
+      return page(reply, 'station.html');
+    },
+  );
 }

@@ -181,6 +181,38 @@ describe('health and metrics', () => {
     expect(metrics.body).toContain('hub_dashboard_live_messages_in_total');
   });
 
+  it('/docs serves OpenAPI generated from the zod schemas, and Swagger UI', async () => {
+    const res = await app.inject('/docs/json');
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/auth/login',
+        '/api/incidents',
+        '/api/incidents/{incidentId}/actions',
+        '/api/stations/{stationId}/incidents',
+        '/livez',
+        '/readyz',
+        '/metrics',
+      ]),
+    );
+    // Pages and static files are not API.
+    expect(Object.keys(doc.paths)).not.toContain('/station/{stationId}');
+    const action = doc.paths['/api/incidents/{incidentId}/actions'].post;
+    const body = action.requestBody.content['application/json'].schema;
+    expect(body.properties.type.enum).toEqual(['accept', 'decline', 'en_route', 'on_scene', 'close']);
+    expect(body.properties.disposition.enum).toContain('false_cooking');
+    expect(body.additionalProperties).toBe(false);
+    const query = doc.paths['/api/incidents'].get.parameters;
+    expect(query.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['state', 'limit']));
+    expect(doc.components.securitySchemes.session).toMatchObject({ in: 'cookie', name: 'hub_session' });
+    const ui = await app.inject('/docs');
+    expect([200, 302]).toContain(ui.statusCode);
+    const page = ui.statusCode === 302 ? await app.inject(ui.headers.location as string) : ui;
+    expect(page.body).toContain('swagger');
+  });
+
   it('unknown API routes answer 404 with a code', async () => {
     const res = await admin('/api/nothing-here');
     expect(res.statusCode).toBe(404);

@@ -201,6 +201,12 @@ describe('township console in Chromium', () => {
     await operator.screenshot({ path: `${SHOTS}township.png`, fullPage: true });
   });
 
+  it('Swagger UI at /docs renders the API from the OpenAPI document', async () => {
+    await operator.goto(`${hub.base}/docs`);
+    await operator.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 });
+    expect(await operator.textContent('.swagger-ui')).toContain('/api/incidents/{incidentId}/actions');
+  });
+
   it('no page threw an uncaught error', () => {
     expect(pageErrors).toEqual([]);
   });
