@@ -23,7 +23,7 @@ import {
 import type { IncidentStore, StoredIncident } from './incident-store.js';
 import type { LadderPolicy } from './ladder-policy.js';
 import type { TravelTimes } from './station-choice.js';
-import type { Corroboration, VerificationParams } from './verification.js';
+import { type Corroboration, DEFAULT_VERIFICATION, type VerificationParams } from './verification.js';
 
 /**
  * The loop around the pure decisions: load state → decide → commit (atomic,
@@ -220,8 +220,8 @@ export class IncidentEngine {
    * opens confirmed) and applied to the building's open fire incident now.
    */
   async onCorroboration(buildingId: string, c: Corroboration): Promise<EngineResult> {
-    const { store, metrics, redis, akeys } = this.opts;
-    const windowMs = this.ctx().verification?.corroborationWindowMs ?? 120_000;
+    const { metrics, redis, akeys } = this.opts;
+    const windowMs = (this.opts.verification ?? DEFAULT_VERIFICATION).corroborationWindowMs;
     await redis.set(akeys.corroboration(buildingId), JSON.stringify(c), 'PX', windowMs);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const open = await this.loadOpen(buildingId);

@@ -61,6 +61,7 @@ export const devices: Device[] = [
   device('D2', 'B1', { floor: 4, room: '401' }),
   device('DM', 'B1', { maintenance: true }),
   device('D3', 'B2'),
+  device('E1', 'B1', { kind: 'electric', model: 'EFM-4C', room: '配电箱' }),
   device('D-ORPHAN', 'B-MISSING'),
 ];
 

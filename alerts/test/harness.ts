@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:net';
-import type { HubKeys, Incident, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
+import type { HazardTicket, HubKeys, Incident, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
 import { RegistryStore } from '@hub/registry';
 import { cleanupPrefix, testKeys, testRedisUrl } from '@hub/registry/test-support';
 import { Aedes } from 'aedes';
@@ -63,7 +63,8 @@ export const quietLogger = pino({ level: process.env.HUB_TEST_LOG_LEVEL ?? 'sile
 
 export class Harness {
   readonly pages: ReceivedPage[] = [];
-  readonly live: LiveMessage[] = [];
+  /** Everything on keys.live: pages, incidents and tickets ({ type: 'ticket' }). */
+  readonly live: (LiveMessage | { type: 'ticket'; ticket: HazardTicket })[] = [];
   private services: AlertsService[] = [];
 
   private constructor(
@@ -102,7 +103,7 @@ export class Harness {
       h.pages.push({ topic, page: JSON.parse(payload.toString()) as PageMessage });
     });
     await terminal.subscribeAsync('v1/station/+/page', { qos: 1 });
-    liveSub.on('message', (_ch, msg) => h.live.push(JSON.parse(msg) as LiveMessage));
+    liveSub.on('message', (_ch, msg) => h.live.push(JSON.parse(msg) as Harness['live'][number]));
     await whenReady(liveSub);
     await liveSub.subscribe(keys.live);
     return h;
@@ -158,6 +159,39 @@ export class Harness {
       'r',
       String(Date.now()),
     )) as string;
+  }
+
+  /** XADDs a raw payload object (fields d/p/r) to a stream; default the other lane. */
+  async publishPayload(deviceId: string, payload: object, stream?: string): Promise<string> {
+    return (await this.redis.xadd(
+      stream ?? this.keys.otherEvents,
+      '*',
+      'd',
+      deviceId,
+      'p',
+      JSON.stringify(payload),
+      'r',
+      String(Date.now()),
+    )) as string;
+  }
+
+  /** An operator's action on keys.operatorActions (fields u/j/r), as the dashboard writes it. */
+  async operatorAction(accountId: string, action: Record<string, unknown>): Promise<void> {
+    await this.redis.xadd(
+      this.keys.operatorActions,
+      '*',
+      'u',
+      accountId,
+      'j',
+      JSON.stringify({ v: 1, ts: Date.now(), ...action }),
+      'r',
+      String(Date.now()),
+    );
+  }
+
+  async ticket(id: string): Promise<HazardTicket | null> {
+    const raw = await this.redis.get(this.keys.hazardTicket(id));
+    return raw === null ? null : (JSON.parse(raw) as HazardTicket);
   }
 
   async reply(stationId: string, reply: Omit<StationReply, 'v' | 'ts'>): Promise<void> {
