@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type HeartbeatConfig, parseHeartbeatConfig } from './heartbeat-policy.js';
+import { parseRulesConfig, type RulesConfig } from './threshold-rules.js';
 
 /**
  * The ingest service's environment, validated once at start-up by `parseConfig`
@@ -60,6 +61,23 @@ export const ingestConfigSchema = z
           return parseHeartbeatConfig(v);
         } catch (err) {
           ctx.addIssue({ code: 'custom', message: 'invalid heartbeat config: ' + (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    /** Threshold rules on telemetry (threshold-rules.ts); `false` turns them off. */
+    HUB_INGEST_RULES_ENABLED: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /** JSON RulesConfig: per-kind rules and per-model overrides; empty = defaults. */
+    HUB_INGEST_RULES: z
+      .string()
+      .optional()
+      .transform((v, ctx): RulesConfig => {
+        try {
+          return parseRulesConfig(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: 'invalid rules config: ' + (err as Error).message });
           return z.NEVER;
         }
       }),

@@ -2,8 +2,10 @@ import { REJECT_CODES } from '@hub/protocol';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DiskSpoolStats } from './disk-spool.js';
 import type { HeartbeatStats } from './heartbeat-supervisor.js';
+import type { HubEventWriterStats } from './hub-event-writer.js';
 import type { WriterStats } from './influx-writer.js';
 import type { MqttSourceStats } from './mqtt-source.js';
+import type { RuleEngineStats } from './rule-engine.js';
 import type { SpoolingSinkStats } from './spooling-sink.js';
 import type { PipelineStats } from './telemetry-pipeline.js';
 
@@ -26,6 +28,8 @@ export interface MetricSources {
   };
   sink?: { readonly stats: SpoolingSinkStats; readonly inSpoolMode: boolean };
   heartbeat?: { readonly stats: HeartbeatStats };
+  rules?: { readonly stats: RuleEngineStats };
+  ruleEvents?: { readonly stats: HubEventWriterStats; readonly pending: number };
 }
 
 /** Sets a counter to an absolute value read from a component's stats. */
@@ -214,6 +218,39 @@ export function createIngestMetrics(): IngestMetrics {
   spoolCounter('ingest_liveness_errors_total', 'Failed liveness flushes and sweeps (retried)', (s) =>
     s.heartbeat === undefined ? undefined : s.heartbeat.stats.flushErrors + s.heartbeat.stats.sweepErrors,
   );
+  spoolCounter(
+    'ingest_rule_hits_total',
+    'Threshold rule hits (before de-duplication)',
+    (s) => s.rules?.stats.hits,
+  );
+  spoolCounter(
+    'ingest_rule_events_written_total',
+    'Rule events appended to the other stream',
+    (s) => s.ruleEvents?.stats.written,
+  );
+  spoolCounter(
+    'ingest_rule_events_duplicate_total',
+    'Rule events already written by another process',
+    (s) => s.ruleEvents?.stats.duplicates,
+  );
+  spoolCounter(
+    'ingest_rule_events_dropped_total',
+    'Rule events dropped (queue full or shutdown)',
+    (s) => s.ruleEvents?.stats.dropped,
+  );
+  spoolCounter(
+    'ingest_rule_events_errors_total',
+    'Failed rule event writes (retried)',
+    (s) => s.ruleEvents?.stats.errors,
+  );
+  new Gauge({
+    name: 'ingest_rule_events_queued',
+    help: 'Rule events waiting to be written',
+    registers: [registry],
+    collect() {
+      if (src?.ruleEvents !== undefined) this.set(src.ruleEvents.pending);
+    },
+  });
   new Gauge({
     name: 'ingest_liveness_batched_devices',
     help: 'Devices with a report not yet flushed to Redis',

@@ -8,11 +8,13 @@ import { DiskSpool } from './disk-spool.js';
 import { HeartbeatPolicy } from './heartbeat-policy.js';
 import { HeartbeatSupervisor } from './heartbeat-supervisor.js';
 import { createHttpHandler } from './http-handler.js';
+import { HubEventWriter } from './hub-event-writer.js';
 import { ensureInfluxSchema } from './influx-schema.js';
 import { InfluxWriter } from './influx-writer.js';
 import { influxAuthOf, ingestConfigSchema, spoolDirOf, writePolicyOf } from './ingest-config.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 import { MqttSource } from './mqtt-source.js';
+import { RuleEngine } from './rule-engine.js';
 import { SpoolingSink } from './spooling-sink.js';
 import { TelemetryPipeline } from './telemetry-pipeline.js';
 
@@ -158,11 +160,23 @@ async function main(): Promise<void> {
     await supervisor.start();
   }
   const hb = supervisor;
+  // A dedicated connection: rule events queue behind nothing else on it.
+  const eventRedis = new Redis(config.HUB_REDIS_URL, { maxRetriesPerRequest: 3 });
+  const ruleEvents = new HubEventWriter({
+    redis: eventRedis,
+    keys,
+    streamMaxLen: config.HUB_EVENT_STREAM_MAXLEN,
+    logger: log.child({ component: 'rule-events' }),
+  });
+  const rules = config.HUB_INGEST_RULES_ENABLED
+    ? new RuleEngine(config.HUB_INGEST_RULES, ruleEvents.push)
+    : null;
 
   const pipeline = new TelemetryPipeline({
     registry,
     sink,
     onSeen: hb === null ? undefined : (deviceId, at) => hb.seen(deviceId, at),
+    onTelemetry: rules === null ? undefined : (t, device, at) => rules.evaluate(t, device, at),
     logger: log.child({ component: 'pipeline' }),
   });
   const mqttSource = new MqttSource({
@@ -174,7 +188,16 @@ async function main(): Promise<void> {
       pipeline.handleMessage(topic, payload, receivedAt, retained),
     logger: log.child({ component: 'mqtt' }),
   });
-  metrics.bind({ writer, pipeline, mqtt: mqttSource, spool, sink, heartbeat: hb ?? undefined });
+  metrics.bind({
+    writer,
+    pipeline,
+    mqtt: mqttSource,
+    spool,
+    sink,
+    heartbeat: hb ?? undefined,
+    rules: rules ?? undefined,
+    ruleEvents,
+  });
   sink.start();
   mqttSource.start();
 
@@ -201,6 +224,8 @@ async function main(): Promise<void> {
     await hb
       ?.stop()
       .catch((err: Error) => log.warn({ err: err.message }, 'liveness flush at shutdown failed'));
+    await ruleEvents.close(5000);
+    eventRedis.disconnect();
     await registry.close();
     redis.disconnect();
     subscriber.disconnect();
