@@ -71,6 +71,20 @@ export const brokerEnvSchema = z
     HUB_MQTT_LOGIN_FAILURE_MEMORY_MS: intEnv(600_000, 1000, 86_400_000),
     /** Addresses, and usernames, remembered by the login backoff (memory bound). */
     HUB_MQTT_LOGIN_TRACKED: intEnv(10_000, 1, 1_000_000),
+    /** Event-loop lag at which telemetry (QoS 0) is shed until it falls below half; 0 = off. */
+    HUB_BROKER_SHED_LAG_MS: intEnv(100, 0, 60_000),
+    /** Messages waiting in aedes' router beyond which QoS 0 publishes are shed. */
+    HUB_BROKER_ROUTING_QUEUE_MAX: intEnv(20_000, 1, 10_000_000),
+    /** Messages aedes' router delivers at once (mqemitter concurrency; aedes' default is 100). */
+    HUB_BROKER_ROUTING_CONCURRENCY: intEnv(1000, 1, 1_000_000),
+    /** A subscriber whose socket does not drain in this time is disconnected (aedes drainTimeout). */
+    HUB_BROKER_DRAIN_TIMEOUT_MS: intEnv(30_000, 100, 600_000),
+    /**
+     * Bytes queued in Node for one subscriber beyond which QoS 0 to it is shed. Service
+     * accounts (the fleet-wide subscribers) get a socket write buffer of 4x this, so
+     * aedes never waits for 'drain' below it (see broker-hooks.ts, authorizeForward).
+     */
+    HUB_BROKER_SUBSCRIBER_BUFFER_BYTES: intEnv(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   })
   .transform((e) => ({
     redisUrl: e.HUB_REDIS_URL,
@@ -96,6 +110,13 @@ export const brokerEnvSchema = z
       forgetAfterMs: e.HUB_MQTT_LOGIN_FAILURE_MEMORY_MS,
       maxTracked: e.HUB_MQTT_LOGIN_TRACKED,
     },
+    overload: {
+      shedLagMs: e.HUB_BROKER_SHED_LAG_MS,
+      routingQueueMax: e.HUB_BROKER_ROUTING_QUEUE_MAX,
+      routingConcurrency: e.HUB_BROKER_ROUTING_CONCURRENCY,
+      drainTimeoutMs: e.HUB_BROKER_DRAIN_TIMEOUT_MS,
+      subscriberBufferBytes: e.HUB_BROKER_SUBSCRIBER_BUFFER_BYTES,
+    },
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
@@ -116,5 +137,6 @@ export function parseBrokerConfig(env: Record<string, string | undefined>): Read
   Object.freeze(config.durable);
   Object.freeze(config.admission);
   Object.freeze(config.loginBackoff);
+  Object.freeze(config.overload);
   return config;
 }

@@ -31,6 +31,7 @@ import {
   hasForbiddenChar,
 } from './connect-rules.js';
 import type { DurableWriter } from './durable-writer.js';
+import type { LagMonitor } from './lag-monitor.js';
 import type { LoginBackoff } from './login-backoff.js';
 import { type Principal, principalName } from './principal.js';
 
@@ -78,6 +79,10 @@ export interface BrokerHookDeps {
   maxInflightPerClient: number;
   /** Failed-login backoff: refusals are answered later the more an address or username fails. */
   backoff?: LoginBackoff;
+  /** Event-loop lag: while `overloaded`, telemetry is shed at ingress. */
+  lag?: LagMonitor;
+  /** QoS 0 to a subscriber with more than this queued in Node is shed. */
+  subscriberBufferBytes?: number;
 }
 
 export interface BrokerHooks {
@@ -102,6 +107,11 @@ export interface BrokerHooks {
     sub: Subscription,
     callback: (error: Error | null, subscription?: Subscription | null) => void,
   ): void;
+  /**
+   * Per delivery to a subscriber: sheds QoS 0 while that subscriber's socket is over
+   * its high-water mark (see below); returns the packet to deliver, or null.
+   */
+  authorizeForward(client: Client, packet: PublishPacket): PublishPacket | null;
   /** True for a publish that was acknowledged but must not be routed. */
   isDropped(packet: object): boolean;
   /** Durable writes waiting for Redis now. */
@@ -123,6 +133,24 @@ interface HubClient extends Client {
 
 export function principalOf(client: Client | null): Principal | undefined {
   return client === null ? undefined : (client as HubClient).hubPrincipal;
+}
+
+/** The socket fields read per delivery (net.Socket has them). */
+interface SocketState {
+  writableNeedDrain?: boolean;
+  writableLength: number;
+}
+
+/**
+ * Raises one socket's write high-water mark. Node has no public setter after the socket
+ * exists (net.Server's `highWaterMark` option would raise the read side for every
+ * anonymous socket too), so this sets the Writable state field; skipped if it is gone.
+ */
+function raiseWriteBuffer(conn: unknown, bytes: number): void {
+  const state = (conn as { _writableState?: { highWaterMark?: unknown } })._writableState;
+  if (state !== undefined && typeof state.highWaterMark === 'number' && state.highWaterMark < bytes) {
+    state.highWaterMark = bytes;
+  }
 }
 
 /** Clips strings from the wire before they go into a log line. */
@@ -151,6 +179,10 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     maxInflightPerClient,
     backoff,
   } = deps;
+  const lag = deps.lag ?? null;
+  const subscriberBuffer = deps.subscriberBufferBytes ?? 1024 * 1024;
+  const shedLag = metrics.shedBy.event_loop_lag;
+  const shedBacklog = metrics.shedBy.subscriber_backlog;
   /** Packets acknowledged but not routed; entries vanish with the packets (weak). */
   const dropped = new WeakSet<object>();
   /** Reused by parseTopic on every service publish (no allocation per message). */
@@ -268,6 +300,7 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
       return;
     }
     hc.hubPrincipal = result.principal;
+    if (result.principal.kind === 'service') raiseWriteBuffer(client.conn, subscriberBuffer * 4);
     if (username !== undefined) backoff?.succeeded(username);
     metrics.connects.inc({ result: 'ok' });
     log.debug({ clientId: client.id, kind: result.principal.kind }, 'client authenticated');
@@ -320,9 +353,18 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
 
     switch (channel) {
       case 'telemetry':
+        // Overloaded (event loop behind): telemetry is dropped here, before it costs a
+        // routing, so alarms and other events keep their latency. QoS 0 carries no
+        // promise of delivery; counted in hub_broker_shed_total{reason=event_loop_lag}.
+        if (lag?.overloaded === true && packet.qos === 0) {
+          shedLag.inc();
+          dropped.add(packet);
+        }
+        // Telemetry never waits on Redis: ingest subscribes over MQTT.
+        callback(null);
+        return;
       case 'cmd':
       case 'page':
-        // Telemetry never waits on Redis: ingest subscribes over MQTT.
         callback(null);
         return;
       case 'status': {
@@ -483,8 +525,35 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     callback(null, sub);
   }
 
+  /**
+   * aedes calls this for every delivery to every subscriber. A subscriber whose socket
+   * has more queued than its high-water mark (`writableNeedDrain`: the kernel buffer is
+   * full and Node is buffering) would make aedes wait for 'drain' while holding one of
+   * the router's concurrency slots; enough of those and routing stops for everyone
+   * (and a later disconnect of that subscriber is what overflows the stack, see
+   * routing-guard.ts). So QoS 0 to such a subscriber is shed, counted; QoS 1 (events,
+   * pages, commands) is always delivered.
+   *
+   * The check runs when a delivery is scheduled, and aedes writes it a turn later
+   * (setImmediate in lib/client.js deliver0), so a whole read batch can pass the check
+   * before the buffer grows. With Node's default 16 KiB high-water mark those writes
+   * would all wait for 'drain', each freezing its publisher's input. Service accounts
+   * (the fleet-wide subscribers) therefore get a write buffer of 4x the shed bound at
+   * CONNECT (`raiseWriteBuffer`): the shed bound is hit long before writes wait.
+   */
+  function authorizeForward(client: Client, packet: PublishPacket): PublishPacket | null {
+    if (packet.qos !== 0) return packet;
+    const conn = client.conn as unknown as SocketState;
+    if (conn.writableNeedDrain === true || conn.writableLength >= subscriberBuffer) {
+      shedBacklog.inc();
+      return null;
+    }
+    return packet;
+  }
+
   return {
     preConnect,
+    authorizeForward,
     authenticate,
     authorizePublish,
     authorizeSubscribe,

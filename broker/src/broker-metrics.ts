@@ -9,6 +9,9 @@ import type { PublishChannel } from './access-rules.js';
 
 export const CHANNEL_LABELS = ['telemetry', 'event', 'status', 'cmd', 'page', 'reply'] as const;
 
+export const SHED_REASONS = ['event_loop_lag', 'subscriber_backlog', 'routing_queue'] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];
+
 export type DurableStream = 'fire' | 'other' | 'actions';
 export type DurableResult = 'ok' | 'duplicate' | 'failed' | 'overloaded';
 
@@ -26,6 +29,9 @@ export interface BrokerMetrics {
   readonly loginsDelayed: Counter;
   readonly sockets: Gauge;
   readonly tracked: Gauge<'table'>;
+  /** Pre-bound children of hub_broker_shed_total by reason (hot path: no label lookup). */
+  readonly shedBy: Readonly<Record<ShedReason, { inc(): void }>>;
+  readonly shed: Counter<'reason'>;
   readonly takeovers: Counter;
   /** Pre-bound per-channel children: the hot path does no label lookup. */
   readonly messagesInBy: Readonly<Record<PublishChannel, { inc(): void }>>;
@@ -38,6 +44,9 @@ export interface MetricSources {
   openSockets(): number;
   /** Entries in each bounded table (addresses, login failures). */
   tracked(): { addresses: number; logins: number };
+  /** Event-loop lag, ms, and messages queued in aedes' router. */
+  lagMs(): number;
+  routingQueued(): number;
 }
 
 export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
@@ -130,6 +139,30 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
       this.set({ table: 'logins' }, t.logins);
     },
   });
+  const shed = new Counter({
+    name: 'hub_broker_shed_total',
+    help: 'QoS 0 messages (telemetry) dropped under overload: event_loop_lag (at ingress), subscriber_backlog (one slow subscriber), routing_queue (router queue full)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const shedBy = {} as Record<ShedReason, { inc(): void }>;
+  for (const r of SHED_REASONS) shedBy[r] = shed.labels(r);
+  new Gauge({
+    name: 'hub_broker_event_loop_lag_seconds',
+    help: 'Last measured event-loop lag (the overload signal)',
+    registers: [registry],
+    collect() {
+      this.set(src.lagMs() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'hub_broker_routing_queue',
+    help: 'Messages waiting in the router (bounded for QoS 0 by HUB_BROKER_ROUTING_QUEUE_MAX)',
+    registers: [registry],
+    collect() {
+      this.set(src.routingQueued());
+    },
+  });
   const messagesInBy = {} as Record<PublishChannel, { inc(): void }>;
   for (const c of CHANNEL_LABELS) messagesInBy[c] = messagesIn.labels(c);
   return {
@@ -147,6 +180,8 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     loginsDelayed,
     sockets,
     tracked,
+    shed,
+    shedBy,
     messagesInBy,
   };
 }

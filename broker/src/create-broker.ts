@@ -10,9 +10,11 @@ import { createBrokerHooks } from './broker-hooks.js';
 import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js';
 import { ConnectionAdmission } from './connection-admission.js';
 import { DurableWriter } from './durable-writer.js';
+import { LagMonitor, startLagSampler } from './lag-monitor.js';
 import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
+import { guardRouting, type RoutingGuard } from './routing-guard.js';
 
 export interface CreateBrokerOptions {
   config: Readonly<BrokerConfig>;
@@ -40,6 +42,9 @@ export interface HubBroker {
 }
 
 function ignoreError(): void {}
+
+/** How often the event-loop lag is sampled. */
+const LAG_SAMPLE_MS = 20;
 
 /** The aedes 1.2 internals wrapped here (lib/../aedes.js); not in its typings. */
 interface AedesInternals {
@@ -73,12 +78,16 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   let hooksRef: ReturnType<typeof createBrokerHooks> | null = null;
   let aedesRef: Aedes | null = null;
   const admission = new ConnectionAdmission(config.admission, clock.now());
+  const lag = new LagMonitor({ onMs: config.overload.shedLagMs, offMs: config.overload.shedLagMs / 2 });
+  let routing: RoutingGuard | null = null;
   const backoff = new LoginBackoff(config.loginBackoff);
   const metrics = createBrokerMetrics({
     connectedClients: () => (aedesRef as { connectedClients?: number } | null)?.connectedClients ?? 0,
     inflight: () => hooksRef?.inflight() ?? 0,
     openSockets: () => admission.open,
     tracked: () => ({ addresses: admission.trackedAddresses, logins: backoff.tracked }),
+    lagMs: () => lag.lagMs,
+    routingQueued: () => routing?.queued() ?? 0,
   });
   const hooks = createBrokerHooks({
     registry,
@@ -90,6 +99,8 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     maxInflight: config.durable.maxInflight,
     maxInflightPerClient: config.durable.maxInflightPerClient,
     backoff,
+    lag,
+    subscriberBufferBytes: config.overload.subscriberBufferBytes,
   });
   hooksRef = hooks;
 
@@ -103,8 +114,16 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     authenticate: hooks.authenticate,
     authorizePublish: hooks.authorizePublish,
     authorizeSubscribe: hooks.authorizeSubscribe,
+    authorizeForward: hooks.authorizeForward as never,
+    concurrency: config.overload.routingConcurrency,
+    drainTimeout: config.overload.drainTimeoutMs,
   });
   aedesRef = aedes;
+  routing = guardRouting((aedes as unknown as { mq: unknown }).mq, {
+    maxQueue: config.overload.routingQueueMax,
+    onShed: metrics.shedBy.routing_queue.inc.bind(metrics.shedBy.routing_queue),
+  });
+  let stopLag: (() => void) | null = null;
 
   // Acknowledged-but-dropped publishes (invalid payloads, see broker-hooks.ts) reach
   // `broker.publish` from aedes' enqueuePublish after the PUBACK was written; skip
@@ -192,6 +211,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
 
   async function listen(): Promise<{ host: string; port: number }> {
     await aedes.listen();
+    stopLag = startLagSampler(lag, LAG_SAMPLE_MS);
     // Prime Redis' script cache; a failure is not fatal (EVAL fallback, and the
     // broker must come up to carry telemetry while Redis is away).
     writer.load().catch((err: unknown) => log.warn({ err }, 'could not load the event script (will EVAL)'));
@@ -222,6 +242,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
 
   async function close(): Promise<void> {
     listening = false;
+    stopLag?.();
     const srv = server;
     server = null;
     const serverClosed =

@@ -27,6 +27,13 @@ describe('parseBrokerConfig', () => {
         maxTrackedAddresses: 10_000,
       },
       loginBackoff: { baseMs: 250, maxMs: 10_000, forgetAfterMs: 600_000, maxTracked: 10_000 },
+      overload: {
+        shedLagMs: 100,
+        routingQueueMax: 20_000,
+        routingConcurrency: 1000,
+        drainTimeoutMs: 30_000,
+        subscriberBufferBytes: 1024 * 1024,
+      },
     });
     expect(Object.isFrozen(c) && Object.isFrozen(c.mqtt)).toBe(true);
   });

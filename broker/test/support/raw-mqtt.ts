@@ -104,6 +104,26 @@ export class RawMqtt {
     }
   }
 
+  /** Stops reading from the socket: the broker's writes to it back up (a stuck subscriber). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Resolves when the socket can take more (false from write means wait for this). */
+  writeAndWait(buf: Buffer): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    if (this.socket.write(buf)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('close', done);
+        this.socket.off('drain', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
   end(): void {
     this.socket.destroy();
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BoundedMap } from '../src/bounded-map.js';
 import { type AdmissionConfig, ConnectionAdmission } from '../src/connection-admission.js';
+import { LagMonitor } from '../src/lag-monitor.js';
 import { LoginBackoff } from '../src/login-backoff.js';
 import { newBucket, takeToken } from '../src/token-bucket.js';
 
@@ -90,5 +91,23 @@ describe('LoginBackoff', () => {
     const b = new LoginBackoff(cfg);
     for (let i = 0; i < 10_000; i++) b.failed(`addr-${i}`, `user-${i}`, i);
     expect(b.tracked).toBe(16);
+  });
+});
+
+describe('LagMonitor', () => {
+  it('turns overloaded on at onMs and off only below offMs', () => {
+    const m = new LagMonitor({ onMs: 100, offMs: 50 });
+    const seen = [10, 99, 100, 80, 51, 49, 120, 0].map((lag) => {
+      m.sample(lag);
+      return m.overloaded;
+    });
+    expect(seen).toEqual([false, false, true, true, true, false, true, false]);
+  });
+
+  it('never sheds when onMs is 0', () => {
+    const m = new LagMonitor({ onMs: 0, offMs: 0 });
+    m.sample(10_000);
+    expect(m.overloaded).toBe(false);
+    expect(m.lagMs).toBe(10_000);
   });
 });

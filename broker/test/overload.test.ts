@@ -1,0 +1,190 @@
+import { deviceTopic } from '@hub/protocol';
+import { testRedisUrl } from '@hub/registry/test-support';
+import { Aedes } from 'aedes';
+import type { Redis } from 'ioredis';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardRouting } from '../src/routing-guard.js';
+import {
+  connectDevice,
+  connectService,
+  counterValue,
+  deviceSecret,
+  durableRedis,
+  eventJson,
+  loadRegistry,
+  type RegistryFixture,
+  type RunningBroker,
+  startBroker,
+  subscribeGranted,
+  testConfig,
+  waitFor,
+  within,
+} from './support/broker-fixture.js';
+import { publishFrame } from './support/frames.js';
+import { RawMqtt } from './support/raw-mqtt.js';
+
+type Cb = () => void;
+interface Router {
+  on(topic: string, fn: (msg: unknown, cb: Cb) => void): void;
+  removeListener(topic: string, fn: (msg: unknown, cb: Cb) => void, done: Cb): void;
+  emit(msg: { topic: string; qos?: number }, cb: Cb): void;
+  _messageQueue: unknown[];
+}
+
+/** aedes' own router (mqemitter 7, as aedes 1.2 builds it), not listening. */
+function aedesRouter(): Router {
+  return (new Aedes({ concurrency: 100 }) as unknown as { mq: Router }).mq;
+}
+
+/**
+ * A subscriber holds 100 deliveries (its socket does not drain), 50,000 more messages
+ * queue behind them, then it leaves: its held callbacks fire and the queued messages
+ * now match nobody. Returns what releasing them did.
+ */
+function backlogThenLeave(mq: Router, qos = 0): Promise<{ threw: unknown; done: () => number }> {
+  const held: Cb[] = [];
+  const listener = (_msg: unknown, cb: Cb) => held.push(cb);
+  mq.on('v1/dev/d/telemetry', listener);
+  let done = 0;
+  for (let i = 0; i < 50_000; i++) mq.emit({ topic: 'v1/dev/d/telemetry', qos }, () => done++);
+  return new Promise((resolve) => {
+    mq.removeListener('v1/dev/d/telemetry', listener, () => {
+      let threw: unknown = null;
+      try {
+        for (const cb of held.splice(0)) cb();
+      } catch (err) {
+        threw = err;
+      }
+      resolve({ threw, done: () => done });
+    });
+  });
+}
+
+describe("the router's stack overflow (aedes 1.2 / mqemitter 7)", () => {
+  it("reproduced: aedes' own router throws RangeError when a subscriber with a backlog leaves", async () => {
+    const { threw } = await backlogThenLeave(aedesRouter());
+    expect(threw).toBeInstanceOf(RangeError);
+    expect((threw as Error).message).toMatch(/Maximum call stack size exceeded/);
+  });
+
+  it('guarded: the same backlog drains in slices, every publish is called back', async () => {
+    const mq = aedesRouter();
+    guardRouting(mq, { maxQueue: 1e9, onShed: () => undefined });
+    const { threw, done } = await backlogThenLeave(mq);
+    expect(threw).toBeNull();
+    await waitFor('all 50,000 callbacks', () => done() === 50_000);
+  });
+
+  it('guarded: QoS 0 is shed past the queue bound, QoS 1 is always queued', async () => {
+    const mq = aedesRouter();
+    let shed = 0;
+    guardRouting(mq, { maxQueue: 1000, onShed: () => shed++ });
+    const held: Cb[] = [];
+    mq.on('t/#', (_m, cb) => held.push(cb));
+    for (let i = 0; i < 5000; i++) mq.emit({ topic: 't/x', qos: 0 }, () => undefined);
+    expect(mq._messageQueue.length).toBe(1000);
+    expect(shed).toBe(5000 - 100 - 1000);
+    for (let i = 0; i < 10; i++) mq.emit({ topic: 't/x', qos: 1 }, () => undefined);
+    mq.emit({ topic: '$SYS/b/new/clients', qos: 0 }, () => undefined);
+    expect(mq._messageQueue.length).toBe(1011);
+  });
+});
+
+/**
+ * Over TCP: a telemetry subscriber stops reading (a stuck ingest) while devices flood
+ * telemetry. Alarms must keep flowing: acknowledged (durable in Redis) and delivered to
+ * the events subscriber, telemetry shed and counted; the stuck subscriber's
+ * disconnect must not crash the broker.
+ */
+describe('overload (TCP + real Redis)', () => {
+  let reg: RegistryFixture;
+  let durable: Redis;
+  let run: RunningBroker;
+  const cleanup: Array<() => unknown> = [];
+  let ids: string[];
+
+  beforeAll(async () => {
+    reg = await loadRegistry('overload');
+    durable = durableRedis(testRedisUrl());
+    ids = [...reg.snapshot.devices.keys()].sort();
+    // A long drain timeout: the stuck subscriber must still be connected (and its
+    // backlog still there) when the alarm is sent; aedes would otherwise cut it off.
+    run = await startBroker(
+      testConfig(reg.keys, { HUB_BROKER_DRAIN_TIMEOUT_MS: '300000' }),
+      reg.snapshot,
+      durable,
+    );
+  });
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+    await run?.close();
+    durable?.disconnect();
+    await reg?.cleanup();
+  });
+
+  it('under a telemetry flood with a stuck subscriber, an alarm gets its PUBACK and reaches the events subscriber', async () => {
+    // The stuck telemetry subscriber.
+    const stuck = await RawMqtt.connect(run.port, 'hub-ingest-stuck', 'hub-ingest', 'svc');
+    cleanup.push(() => stuck.end());
+    stuck.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'v1/dev/+/telemetry', qos: 0 }] });
+    await stuck.waitForPacket('suback');
+    stuck.pause();
+
+    // The events subscriber (alerts).
+    const alerts: MqttClient = await connectService(run.url, 'hub-alerts', 'hub-alerts-overload');
+    cleanup.push(() => alerts.endAsync(true));
+    expect(await subscribeGranted(alerts, ['v1/dev/+/event'])).toEqual([1]);
+    const alarms: string[] = [];
+    alerts.on('message', (_t, p) => alarms.push(p.toString()));
+
+    // Four devices flood telemetry as fast as the broker reads.
+    const flooders = ids.slice(0, 4);
+    let flooding = true;
+    const floods = flooders.map(async (id) => {
+      const raw = await RawMqtt.connect(run.port, id, id, deviceSecret(id));
+      cleanup.push(() => raw.end());
+      const one = publishFrame(
+        deviceTopic(id, 'telemetry'),
+        JSON.stringify({ v: 1, id: 't', ts: 1, seq: 1, smoke: 0.01, pad: 'x'.repeat(120) }),
+        0,
+      );
+      const chunk = Buffer.concat(Array.from({ length: 400 }, () => one));
+      while (flooding && !raw.closed) await raw.writeAndWait(chunk);
+    });
+
+    // Enough telemetry to fill the stuck subscriber's kernel buffers many times over.
+    const telemetryIn = () => counterValue(run.broker.metrics.messagesIn, { channel: 'telemetry' });
+    await waitFor('60,000 telemetry messages flooded', async () => (await telemetryIn()) >= 60_000, 90_000);
+    const shedBacklog = () => counterValue(run.broker.metrics.shed, { reason: 'subscriber_backlog' });
+
+    // An alarm while the flood goes on.
+    const alarmDev = ids[10]!;
+    const dev = await connectDevice(run.url, alarmDev);
+    cleanup.push(() => dev.endAsync(true));
+    const alarm = eventJson('alarm', 'overload-alarm-1');
+    await within(
+      dev.publishAsync(deviceTopic(alarmDev, 'event'), alarm, { qos: 1 }),
+      30_000,
+      'the PUBACK of the alarm',
+    );
+    await waitFor('alarm at the events subscriber', () => alarms.includes(alarm), 30_000);
+    expect(stuck.closed).toBe(false); // delivered while the backlog was still there
+    const stored = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
+    expect(stored.some(([, f]) => f[3] === alarm)).toBe(true);
+
+    // The stuck subscriber leaves with its backlog: no crash, routing goes on.
+    stuck.end();
+    flooding = false;
+    await Promise.all(floods);
+    const alarm2 = eventJson('alarm', 'overload-alarm-2');
+    await within(
+      dev.publishAsync(deviceTopic(alarmDev, 'event'), alarm2, { qos: 1 }),
+      30_000,
+      'the second PUBACK',
+    );
+    await waitFor('second alarm delivered', () => alarms.includes(alarm2), 30_000);
+    // Telemetry was shed for the stuck subscriber (the reason routing kept going).
+    expect(await shedBacklog()).toBeGreaterThan(0);
+  }, 150_000);
+});
