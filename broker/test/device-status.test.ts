@@ -1,0 +1,127 @@
+import { deviceTopic } from '@hub/protocol';
+import { testRedisUrl } from '@hub/registry/test-support';
+import type { Redis } from 'ioredis';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectService,
+  counterValue,
+  deviceSecret,
+  durableRedis,
+  loadRegistry,
+  type RegistryFixture,
+  type RunningBroker,
+  startBroker,
+  subscribeGranted,
+  testConfig,
+  waitFor,
+} from './support/broker-fixture.js';
+import { publishFrame } from './support/frames.js';
+import { RawMqtt } from './support/raw-mqtt.js';
+
+/**
+ * Retained online/offline on `v1/dev/{id}/status` for always-connected devices: the
+ * device publishes `online` (retained) after CONNECT and leaves an `offline` will; the
+ * broker publishes the will, retained and re-stamped, when the connection is lost
+ * without DISCONNECT. (Sleeping battery devices are judged by heartbeat in ingest.)
+ */
+describe('device status from the last will (TCP + real Redis)', () => {
+  let reg: RegistryFixture;
+  let durable: Redis;
+  let run: RunningBroker;
+  let dev: string;
+  const FIXED_NOW = 1_760_000_000_000;
+
+  beforeAll(async () => {
+    reg = await loadRegistry('status');
+    durable = durableRedis(testRedisUrl());
+    dev = [...reg.snapshot.devices.keys()].sort()[4]!;
+    run = await startBroker(testConfig(reg.keys), reg.snapshot, durable, { now: () => FIXED_NOW });
+  });
+  afterAll(async () => {
+    await run?.close();
+    durable?.disconnect();
+    await reg?.cleanup();
+  });
+
+  function connectWithWill(): Promise<MqttClient> {
+    return mqtt.connectAsync(run.url, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: dev,
+      username: dev,
+      password: deviceSecret(dev),
+      will: {
+        topic: deviceTopic(dev, 'status'),
+        payload: Buffer.from(JSON.stringify({ v: 1, ts: 5, state: 'offline', reason: 'lost' })),
+        qos: 1,
+        retain: true,
+      },
+    });
+  }
+
+  /** What a subscriber that arrives now receives on the device's status topic (the retained state). */
+  async function retainedStatus(): Promise<{ state: string; ts: number; reason?: string }> {
+    const sub = await connectService(run.url, 'hub-dashboard', `hub-dashboard-st${Date.now() % 100000}`);
+    try {
+      const got: string[] = [];
+      sub.on('message', (_t, p, packet) => {
+        if (packet.retain) got.push(p.toString());
+      });
+      expect(await subscribeGranted(sub, [deviceTopic(dev, 'status')])).toEqual([1]);
+      await waitFor('retained status', () => got.length > 0);
+      return JSON.parse(got[0]!) as { state: string; ts: number; reason?: string };
+    } finally {
+      await sub.endAsync(true);
+    }
+  }
+
+  it('online while connected; the will makes it offline (retained, re-stamped) when the connection is lost', async () => {
+    const c = await connectWithWill();
+    await c.publishAsync(
+      deviceTopic(dev, 'status'),
+      JSON.stringify({ v: 1, ts: 6, state: 'online', fw: '2.1' }),
+      {
+        qos: 1,
+        retain: true,
+      },
+    );
+    expect((await retainedStatus()).state).toBe('online');
+
+    const live = await connectService(run.url, 'hub-alerts', 'hub-alerts-status');
+    const seen: string[] = [];
+    live.on('message', (_t, p) => seen.push(p.toString()));
+    expect(await subscribeGranted(live, [deviceTopic(dev, 'status')])).toEqual([1]);
+    await waitFor('retained online at the live subscriber', () => seen.length === 1);
+
+    const willsBefore = await counterValue(run.broker.metrics.willsPublished, {});
+    c.stream.destroy(); // connection lost, no DISCONNECT
+    await waitFor('offline delivered live', () => seen.length === 2);
+    const offline = JSON.parse(seen[1]!) as { state: string; ts: number; reason: string };
+    expect(offline).toEqual({ v: 1, ts: FIXED_NOW, state: 'offline', reason: 'lost' });
+    expect(await retainedStatus()).toEqual(offline);
+    expect(await counterValue(run.broker.metrics.willsPublished, {})).toBe(willsBefore + 1);
+    await live.endAsync(true);
+  });
+
+  it('a clean DISCONNECT publishes no will: the retained status stays online', async () => {
+    const c = await connectWithWill();
+    await c.publishAsync(deviceTopic(dev, 'status'), JSON.stringify({ v: 1, ts: 7, state: 'online' }), {
+      qos: 1,
+      retain: true,
+    });
+    const willsBefore = await counterValue(run.broker.metrics.willsPublished, {});
+    await c.endAsync();
+    const s = await retainedStatus();
+    expect(s).toEqual({ v: 1, ts: 7, state: 'online' });
+    expect(await counterValue(run.broker.metrics.willsPublished, {})).toBe(willsBefore);
+  });
+
+  it('an invalid status payload is not retained (the previous state stays)', async () => {
+    const raw = await RawMqtt.connect(run.port, dev, dev, deviceSecret(dev));
+    raw.write(publishFrame(deviceTopic(dev, 'status'), '{"state":"on fire"}', 1, 3, true));
+    await raw.waitForPacket('puback');
+    raw.end();
+    expect((await retainedStatus()).ts).toBe(7);
+  });
+});
