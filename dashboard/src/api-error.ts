@@ -37,6 +37,12 @@ export const API_ERRORS = {
   /** A township operator asked for another township's data. */
   OTHER_TOWNSHIP: 'E_OTHER_TOWNSHIP',
   ACCOUNT_NOT_FOUND: 'E_ACCOUNT_NOT_FOUND',
+  TICKET_NOT_FOUND: 'E_TICKET_NOT_FOUND',
+  /** The hazard ticket is closed: closed tickets are final. */
+  TICKET_CLOSED: 'E_TICKET_CLOSED',
+  /** InfluxDB is not configured or did not answer (history charts, battery counts). */
+  INFLUX_UNAVAILABLE: 'E_INFLUX_UNAVAILABLE',
+  DEVICE_NOT_FOUND: 'E_DEVICE_NOT_FOUND',
   INTERNAL: 'E_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof API_ERRORS)[keyof typeof API_ERRORS];

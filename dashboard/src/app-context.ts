@@ -1,3 +1,4 @@
+import type { InfluxQueries } from '@hub/ingest';
 import type { HubKeys } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import type { Redis } from 'ioredis';
@@ -8,6 +9,7 @@ import type { IncidentReader } from './incident-reader.js';
 import type { LiveHub } from './live-hub.js';
 import type { LoginGuard } from './login-guard.js';
 import type { SessionStore } from './session-store.js';
+import type { TicketReader } from './ticket-reader.js';
 
 export interface AuthContext {
   readonly accounts: AccountStore;
@@ -29,4 +31,9 @@ export interface AppContext {
   readonly incidents: IncidentReader;
   readonly live: LiveHub;
   readonly auth: AuthContext;
+  readonly tickets: TicketReader;
+  /** InfluxDB queries (ingest's), or null when not configured. */
+  readonly influx: InfluxQueries | null;
+  /** IANA time zone of the township (statistics by month). */
+  readonly timeZone: string;
 }

@@ -1,5 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
+import type { InfluxQueries } from '@hub/ingest';
 import type { HubKeys } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import Fastify, {
@@ -30,6 +31,8 @@ import { LOGIN_GUARD_DEFAULTS, LoginGuard, type LoginGuardOptions } from './logi
 import { registerOpenApi } from './openapi.js';
 import { registerPageRoutes } from './page-routes.js';
 import { SessionStore } from './session-store.js';
+import { TicketReader } from './ticket-reader.js';
+import { registerTownshipRoutes } from './township-routes.js';
 
 export interface AuthOptions {
   /** Session lifetime (a shift and some), ms. */
@@ -62,6 +65,10 @@ export interface BuildAppOptions {
   /** Live stream tuning (heartbeat, bounds); defaults in LIVE_DEFAULTS. */
   live?: Pick<LiveHubOptions, 'heartbeatMs' | 'maxStreams' | 'maxBufferedBytes' | 'retryMs'>;
   auth?: AuthOptions;
+  /** InfluxDB queries for history charts and battery counts (ingest's createInfluxQueries). */
+  influx?: InfluxQueries | null;
+  /** IANA time zone for statistics by month. Default Asia/Shanghai. */
+  timeZone?: string;
 }
 
 /** Action bodies are a few hundred bytes; nothing the API accepts is larger. */
@@ -106,6 +113,12 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       secureCookie: authOpts.secureCookie,
       loginPerMinute: authOpts.loginPerMinute,
     },
+    tickets: new TicketReader(opts.redis, opts.keys, (key) => {
+      metrics.badRecords.inc({ kind: 'ticket' });
+      logger.warn({ key }, 'ticket record failed the schema; skipped');
+    }),
+    influx: opts.influx ?? null,
+    timeZone: opts.timeZone ?? 'Asia/Shanghai',
     incidents: new IncidentReader(opts.redis, opts.keys, (kind, key) => {
       metrics.badRecords.inc({ kind });
       logger.warn({ kind, key }, 'record in Redis failed the schema; skipped');
@@ -177,6 +190,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     registerAuthRoutes(scope, ctx);
     registerApiRoutes(scope, ctx);
     registerLiveRoutes(scope, ctx);
+    registerTownshipRoutes(scope, ctx);
   });
   app.register(async (scope) => registerPageRoutes(scope, ctx));
   return app;

@@ -14,7 +14,7 @@ export interface DashboardMetrics {
   readonly sseDrops: Counter<'reason'>;
   /** Streams refused because the stream limit was reached. */
   readonly sseRejected: Counter;
-  /** Messages received on the live channel, by type (page, incident, invalid). */
+  /** Messages received on the live channel, by type (page, incident, ticket, invalid). */
   readonly liveMessagesIn: Counter<'type'>;
   /** Frames written to streams (one per message per stream). */
   readonly liveFramesOut: Counter;
@@ -28,6 +28,8 @@ export interface DashboardMetrics {
   readonly sessionsRevoked: Counter;
   /** Requests refused by the access policy, by code (E_FORBIDDEN_ROLE, E_OTHER_STATION, ...). */
   readonly accessDenied: Counter<'code'>;
+  /** Operator actions (tickets, confirmations) appended to the operator-actions stream, by type. */
+  readonly operatorActionsQueued: Counter<'type'>;
 }
 
 export function createDashboardMetrics(): DashboardMetrics {
@@ -96,6 +98,12 @@ export function createDashboardMetrics(): DashboardMetrics {
       name: 'hub_dashboard_access_denied_total',
       help: 'Requests refused for want of a session (401) or by the access policy (403), by code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    operatorActionsQueued: new Counter({
+      name: 'hub_dashboard_operator_actions_queued_total',
+      help: 'Operator actions (hazard tickets, incident confirmation) appended to the operator-actions stream, by type',
+      labelNames: ['type'],
       registers: [registry],
     }),
   };

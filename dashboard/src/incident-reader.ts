@@ -17,6 +17,8 @@ export const MAX_HISTORY_SCAN = 5_000;
 export const MAX_AUDIT_ENTRIES = 1_000;
 
 const HISTORY_PAGE = 200;
+/** Audit lines read per incident for statistics (accept and arrival are early lines). */
+const STATS_AUDIT_ENTRIES = 200;
 
 export interface ListOptions {
   state: 'open' | 'all';
@@ -57,6 +59,36 @@ export class IncidentReader {
       const r = auditEntrySchema.safeParse(parsed);
       if (r.success) out.push(r.data);
       else this.onBadRecord('audit', key);
+    }
+    return out;
+  }
+
+  /**
+   * Incidents opened in [from, to) with their audit, oldest first, at most `max`
+   * (statistics). Read in chunks of 500: one MGET and one pipelined LRANGE each.
+   */
+  async range(
+    from: number,
+    to: number,
+    max: number,
+  ): Promise<Array<{ incident: Incident; audit: AuditEntry[] }>> {
+    const ids = await this.redis.zrangebyscore(this.keys.incidentsByTime, from, `(${to}`, 'LIMIT', 0, max);
+    const out: Array<{ incident: Incident; audit: AuditEntry[] }> = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const incidents = await this.fetch(chunk);
+      const p = this.redis.pipeline();
+      for (const inc of incidents) p.lrange(this.keys.incidentAudit(inc.id), 0, STATS_AUDIT_ENTRIES - 1);
+      const res = (await p.exec()) ?? [];
+      incidents.forEach((incident, k) => {
+        const lines = (res[k]?.[1] as string[] | undefined) ?? [];
+        const audit: AuditEntry[] = [];
+        for (const line of lines) {
+          const r = auditEntrySchema.safeParse(safeJson(line));
+          if (r.success) audit.push(r.data);
+        }
+        out.push({ incident, audit });
+      });
     }
     return out;
   }

@@ -225,6 +225,11 @@ export class LiveHub {
       const view = toIncidentView(incident, this.opts.registry.current);
       const frame = `event: incident\ndata: ${JSON.stringify({ type: 'incident', incident: view })}\n\n`;
       this.deliver(frame, incident.stationId, incident.pagedStations, incident.township);
+    } else if (type === 'ticket') {
+      // Hazard tickets are the township's business: township streams only.
+      const ticket = (msg as { ticket: { township: string } }).ticket;
+      const frame = `event: ticket\ndata: ${JSON.stringify(msg)}\n\n`;
+      this.deliver(frame, null, null, ticket.township);
     } else {
       this.opts.logger.warn({ channel, bytes: raw.length }, 'invalid live message ignored');
     }
@@ -264,9 +269,13 @@ export class LiveHub {
 }
 
 /** Cheap shape check: the alerts service is trusted, but one bad publish must not throw here. */
-function liveType(msg: unknown): 'page' | 'incident' | 'invalid' {
+function liveType(msg: unknown): 'page' | 'incident' | 'ticket' | 'invalid' {
   if (msg === null || typeof msg !== 'object') return 'invalid';
-  const m = msg as { type?: unknown; page?: unknown; incident?: unknown };
+  const m = msg as { type?: unknown; page?: unknown; incident?: unknown; ticket?: unknown };
+  if (m.type === 'ticket') {
+    const t = m.ticket as { id?: unknown; township?: unknown } | null | undefined;
+    return t != null && typeof t.id === 'string' && typeof t.township === 'string' ? 'ticket' : 'invalid';
+  }
   if (m.type === 'page') {
     const p = m.page as { stationId?: unknown; incidentId?: unknown } | null | undefined;
     return p != null && typeof p.stationId === 'string' && typeof p.incidentId === 'string'

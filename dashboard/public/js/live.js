@@ -3,7 +3,7 @@
 // over REST (onOpen), so nothing missed while disconnected stays missing.
 
 /**
- * connectLive('/api/live', { onOpen, onDown, onPage, onIncident })
+ * connectLive('/api/live', { onOpen, onDown, onPage, onIncident, onTicket })
  * Returns { serverNow(), close() }.
  */
 export function connectLive(url, handlers) {
@@ -21,6 +21,7 @@ export function connectLive(url, handlers) {
     });
     source.addEventListener('page', (e) => handlers.onPage?.(JSON.parse(e.data).page));
     source.addEventListener('incident', (e) => handlers.onIncident?.(JSON.parse(e.data).incident));
+    source.addEventListener('ticket', (e) => handlers.onTicket?.(JSON.parse(e.data).ticket));
     source.addEventListener('error', () => {
       handlers.onDown?.();
       // EventSource retries by itself after a dropped stream, but gives up for good

@@ -8,6 +8,15 @@ import { launchChromium } from '../support/chromium.js';
 import { type E2eHub, startE2eHub } from '../support/e2e-hub.js';
 import { waitFor } from '../support/fixtures.js';
 
+// The page.evaluate/waitForFunction callbacks run in the browser; Node's types have no DOM
+// (and adding lib "dom" changes fetch's types for the whole workspace), so declare what they use.
+declare const document: {
+  body: { dataset: Record<string, string | undefined> };
+  documentElement: { lang: string };
+  querySelector(selector: string): { textContent: string | null } | null;
+};
+declare function getComputedStyle(node: unknown): { backgroundColor: string };
+
 /**
  * Real headless Chromium against the real dashboard, the real alerts service and the
  * test Redis: an alarm XADDed the way the broker writes it becomes an incident, a page
@@ -123,7 +132,8 @@ describe('station console in Chromium', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ type: 'accept' }),
       });
-      return [get.status, (await get.json()).code, post.status, (await post.json()).code];
+      const code = async (r: Response) => ((await r.json()) as { code: string }).code;
+      return [get.status, await code(get), post.status, await code(post)];
     }, incidentId);
     expect(api).toEqual([403, 'E_STATION_NOT_PAGED', 403, 'E_STATION_NOT_PAGED']);
     expect((await incident(incidentId)).stationId).toBeNull();
