@@ -62,6 +62,8 @@ export interface HubKeys {
   livenessSilentDay(date: string, grid: string): string;
   /** SET of the grids that have a livenessSilentDay set on `date`. */
   livenessSilentDayGrids(date: string): string;
+  /** SET NX (with TTL) marking a carrier platform push (OneNET/CTWing) as handled: retries are dropped. */
+  carrierPushSeen(platform: string, digest: string): string;
   // BullMQ
   readonly bullPrefix: string;
 }
@@ -102,6 +104,7 @@ export function hubKeys(prefix = 'hub'): HubKeys {
     livenessSilent: `${p}:liveness:silent`,
     livenessSilentDay: (date, grid) => `${p}:liveness:silent-day:${date}:${grid}`,
     livenessSilentDayGrids: (date) => `${p}:liveness:silent-day:${date}`,
+    carrierPushSeen: (platform, digest) => `${p}:carrier-seen:${platform}:${digest}`,
     bullPrefix: `${p}:bull`,
   };
 }
