@@ -70,9 +70,17 @@ export function timerJobId(t: { incidentId: string; kind: TimerKind; step: numbe
   return t.incidentId + JOB_SUFFIX[t.kind] + t.step;
 }
 
+/** Local (precise) timers are armed only for timers due within this. */
+const LOCAL_MAX_DELAY_MS = 3_600_000;
+const LOCAL_MAX_TIMERS = 20_000;
+
 export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
   private readonly queue: Queue<AnyTimerJobData>;
   private worker: Worker<AnyTimerJobData> | null = null;
+  private readonly local = new Map<string, NodeJS.Timeout>();
+  private readonly firedLocally = new Set<string>();
+  private readonly localRunning = new Set<string>();
+  private closing = false;
 
   constructor(private readonly opts: EscalationTimersOptions) {
     this.queue = new Queue<AnyTimerJobData>(opts.queueName, {
@@ -84,8 +92,10 @@ export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
 
   async schedule(t: TimerRequest): Promise<void> {
     const data: TimerJobData = { incidentId: t.incidentId, kind: t.kind, step: t.step, dueAt: t.dueAt };
+    const jobId = timerJobId(t);
+    this.armLocal(jobId, data);
     await this.queue.add(t.kind, data, {
-      jobId: timerJobId(t),
+      jobId,
       delay: Math.max(0, t.dueAt - this.opts.clock()),
       attempts: 5,
       backoff: { type: 'exponential', delay: 200 },
@@ -112,8 +122,12 @@ export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
     this.worker = new Worker<AnyTimerJobData>(
       opts.queueName,
       async (job: Job<AnyTimerJobData>) => {
-        // Lateness only on the first attempt: a retry's delay is our own backoff.
-        if (job.attemptsMade === 0 && job.data.kind !== 'ticket_overdue') {
+        // Already handled by this process's local timer: the durable job is done.
+        if (job.id !== undefined && this.firedLocally.has(job.id)) return;
+        // Lateness only on the first attempt (a retry's delay is our own backoff) and
+        // not when the local timer is handling it (it measured it).
+        const local = job.id !== undefined && (this.local.has(job.id) || this.localRunning.has(job.id));
+        if (job.attemptsMade === 0 && job.data.kind !== 'ticket_overdue' && !local) {
           opts.metrics.timerLateness.observe(Math.max(0, opts.clock() - job.data.dueAt) / 1000);
         }
         await opts.handler(job.data);
@@ -141,7 +155,51 @@ export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
     if (this.worker !== null) await this.worker.waitUntilReady();
   }
 
+  /**
+   * A local setTimeout beside the durable job. BullMQ's delayed jobs wait on a Redis
+   * blocking call whose timeout Redis only checks on its event-loop ticks (hz 10:
+   * every 100 ms on an idle server), so they fire up to ~100 ms late; measured in
+   * bench/alerts. The local timer fires on time in the process that scheduled it (or
+   * repaired it at start); the BullMQ job stays the durable backstop after a crash
+   * and finds the work done (`firedLocally`) or decides a stale no-op. Bounded:
+   * only timers due within LOCAL_MAX_DELAY_MS, at most LOCAL_MAX_TIMERS armed.
+   */
+  private armLocal(jobId: string, data: TimerJobData): void {
+    if (this.closing || this.local.has(jobId) || this.firedLocally.has(jobId)) return;
+    const delay = data.dueAt - this.opts.clock();
+    if (delay > LOCAL_MAX_DELAY_MS || this.local.size >= LOCAL_MAX_TIMERS) return;
+    const timer = setTimeout(
+      () => {
+        this.local.delete(jobId);
+        if (this.closing) return;
+        this.opts.metrics.timerLateness.observe(Math.max(0, this.opts.clock() - data.dueAt) / 1000);
+        this.localRunning.add(jobId);
+        this.opts
+          .handler(data)
+          .finally(() => this.localRunning.delete(jobId))
+          .then(() => {
+            this.firedLocally.add(jobId);
+            // Bounded memory: forget the oldest ids (their BullMQ jobs ran long ago).
+            if (this.firedLocally.size > LOCAL_MAX_TIMERS) {
+              const oldest = this.firedLocally.values().next().value;
+              if (oldest !== undefined) this.firedLocally.delete(oldest);
+            }
+          })
+          .catch((err: unknown) => {
+            // The durable job retries it.
+            this.opts.logger.error({ err, jobId }, 'local timer failed; the durable job will retry');
+          });
+      },
+      Math.max(0, delay),
+    );
+    timer.unref();
+    this.local.set(jobId, timer);
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.local.values()) clearTimeout(t);
+    this.local.clear();
     // Worker first: it finishes the job in hand, then the producer goes.
     if (this.worker !== null) await this.worker.close();
     await this.queue.close();
