@@ -40,13 +40,16 @@ export class SseParser {
 
   push(text: string): boolean {
     this.buf += text;
-    if (this.buf.length > this.maxBuffer) {
-      this.buf = '';
-      return false;
-    }
     for (;;) {
       const end = this.buf.indexOf('\n\n');
-      if (end < 0) return true;
+      if (end < 0) {
+        // Only an unfinished frame is left: bound it (a stream that never ends a frame).
+        if (this.buf.length > this.maxBuffer) {
+          this.buf = '';
+          return false;
+        }
+        return true;
+      }
       const frame = this.buf.slice(0, end);
       this.buf = this.buf.slice(end + 2);
       let event = 'message';

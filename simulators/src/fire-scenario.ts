@@ -70,6 +70,8 @@ interface AlarmRecord {
   /** Arrival of the first page that names this device, received after the publish. */
   pagedAt: number | null;
   pageId: string | null;
+  /** A page for this fire arrived after the publish without naming the device: folded there. */
+  coveredAt: number | null;
 }
 
 export interface FireReport {
@@ -146,6 +148,7 @@ export class FireTracker {
       publishError: null,
       pagedAt: null,
       pageId: null,
+      coveredAt: null,
     };
     this.alarms.push(rec);
     this.byMessage.set(deviceId + '\u0000' + event.id, rec);
@@ -181,7 +184,13 @@ export class FireTracker {
     if (this.firstPage === null) this.firstPage = rec;
     for (const a of this.alarms) {
       if (a.pagedAt !== null || rec.receivedAt < a.publishedAt) continue;
-      if (!page.deviceIds.includes(a.deviceId)) continue;
+      // Folded into an incident already paged: an escalation page naming it a minute
+      // later is not this alarm's paging latency (an update page of the same step is).
+      if (a.coveredAt !== null && page.step > 1) continue;
+      if (!page.deviceIds.includes(a.deviceId)) {
+        if (a.coveredAt === null) a.coveredAt = rec.receivedAt;
+        continue;
+      }
       a.pagedAt = rec.receivedAt;
       a.pageId = page.pageId;
       this.latency.record(rec.receivedAt - a.publishedAt);

@@ -205,6 +205,7 @@ export class FloodFleet {
   private tokens = 0;
   private lastPump = 0;
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopping = false;
   private readonly s: Omit<FloodStats, 'queued' | 'connectErrorsByCode'>;
@@ -308,6 +309,9 @@ export class FloodFleet {
     for (let i = 0; i < this.size; i++) this.enqueue(i, now + i * 1e-6);
     this.lastPump = now;
     this.nextProbeAt = now + this.probeIntervalMs;
+    // Its own timer, not the scheduler tick: the probe's due time must not include
+    // the tick's granularity (10–30 ms), only real stalls.
+    if (this.probeIntervalMs > 0) this.probeTimer = setInterval(() => this.probe(), this.probeIntervalMs);
     this.tokens = Math.max(1, (this.rate * this.tickMs) / 1000);
     this.loop();
   }
@@ -423,7 +427,9 @@ export class FloodFleet {
   async stop(graceMs = 2_000): Promise<void> {
     this.stopping = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
     this.timer = null;
+    this.probeTimer = null;
     this.schedule.clear();
     this.connectQueue.clear();
     const closing: Promise<void>[] = [];
@@ -486,7 +492,6 @@ export class FloodFleet {
     if (this.stopping) return;
     this.pump();
     this.tick();
-    if (this.probeIntervalMs > 0) this.probe();
     // Jittered period (±50 %) so connects and reports do not reach the broker in lockstep.
     const delay = Math.max(1, Math.round(this.tickMs * (0.5 + this.random())));
     this.timer = setTimeout(() => this.loop(), delay);

@@ -239,8 +239,16 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     async waitFleet(fraction, timeoutMs) {
       const deadline = clock() + timeoutMs;
       for (;;) {
-        const up = fleet.stats().connected;
+        const st = fleet.stats();
+        const up = st.connected;
         if (up >= fraction * fleet.size || clock() >= deadline || signal?.aborted) return up;
+        // Nobody got in after a while: say why instead of waiting out the timeout.
+        if (st.connects === 0 && st.connectErrors > 0 && elapsedMs() > 10_000) {
+          throw new SimError(
+            SIM_ERRORS.BROKER_UNREACHABLE,
+            `no device could connect to ${opts.mqttUrl} within 10 s: ${st.lastConnectError ?? 'unknown'} ${JSON.stringify(st.connectErrorsByCode)}`,
+          );
+        }
         await sleep(50, signal);
       }
     },
@@ -334,6 +342,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     series,
     stationLatencyCurve: audit.stationLatency.valuesAt(curve),
     dashboardLatencyCurve: audit.dashboardLatency.valuesAt(curve),
+    probeCurve: fleet.probeLatency.valuesAt(curve),
     checks: [],
     ok: true,
   };

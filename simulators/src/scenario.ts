@@ -121,6 +121,7 @@ export interface ScenarioReport {
   /** Percentile → ms of the station latency histogram, for charts. */
   stationLatencyCurve: Array<{ percentile: number; ms: number }>;
   dashboardLatencyCurve: Array<{ percentile: number; ms: number }>;
+  probeCurve: Array<{ percentile: number; ms: number }>;
   checks: Check[];
   ok: boolean;
 }

@@ -62,10 +62,11 @@ export interface StationListenerOptions {
   connect?: ConnectFn;
   clock?: Clock;
   /**
-   * Reply `accept` to each new page like a duty officer, after `delayMs`, except
-   * for the stations listed in `never` (a station nobody answers at). Off by
-   * default: the plain fire and fleet runs measure paging only, and every page
-   * then escalates as nobody accepts.
+   * Answer each new page like a duty crew: `accept` after `delayMs`, `en_route` 1 s
+   * later and `on_scene` 3 s after accepting (the hub escalates a station that
+   * accepted but never set off, HUB_EN_ROUTE_DEADLINE_MS), except for the stations in
+   * `never` (nobody at the screen). Off by default: the plain fire and fleet runs
+   * measure paging only, and every page then escalates as nobody accepts.
    */
   autoAccept?: { delayMs: number; never: ReadonlySet<string> };
 }
@@ -192,18 +193,19 @@ export class StationListener {
     }
   }
 
-  /** Publishes an `accept` reply for the page's incident on the station's reply topic. */
+  /** Publishes accept, en_route and on_scene for the page's incident on the station's reply topic. */
   private accept(stationId: string, page: PageMessage, delayMs: number): void {
     const client = this.clientsByStation.get(stationId);
     if (client === undefined) return;
-    const send = () => {
-      const reply = { v: 1, type: 'accept', incidentId: page.incidentId, ts: Math.floor(this.clock()) };
-      client.publish(stationTopic(stationId, 'reply'), JSON.stringify(reply), { qos: 1 }, (err) => {
-        if (!err) this.s.accepts++;
+    const reply = (type: 'accept' | 'en_route' | 'on_scene') => {
+      const body = { v: 1, type, incidentId: page.incidentId, ts: Math.floor(this.clock()) };
+      client.publish(stationTopic(stationId, 'reply'), JSON.stringify(body), { qos: 1 }, (err) => {
+        if (!err && type === 'accept') this.s.accepts++;
       });
     };
-    if (delayMs <= 0) send();
-    else setTimeout(send, delayMs);
+    setTimeout(() => reply('accept'), delayMs);
+    setTimeout(() => reply('en_route'), delayMs + 1_000);
+    setTimeout(() => reply('on_scene'), delayMs + 3_000);
   }
 
   private handleMessage(stationId: string, _topic: string, payload: Buffer): void {

@@ -52,6 +52,26 @@ function alarms(ids: string[]) {
 }
 
 describe('FireTracker', () => {
+  it('an escalation page naming an already folded alarm gives it no latency sample', () => {
+    const latency = new LatencyRecorder();
+    const t = new FireTracker('b1', ['d1', 'd2'], 's01', latency, 5_000);
+    const [a1, a2] = alarms(['d1', 'd2']);
+    const e1 = alarmEvent(a1!.state, T0);
+    t.recordAlarm('d1', e1, T0);
+    t.recordAlarm('d2', alarmEvent(a2!.state, T0), T0);
+    t.onPage(received(page({ alarmTs: e1.ts, deviceIds: ['d1'] }), T0 + 9));
+    t.onPage(
+      received(
+        page({ pageId: 'p2', step: 2, stationId: 's02', alarmTs: e1.ts, deviceIds: ['d1', 'd2'] }),
+        T0 + 60_000,
+      ),
+    );
+    const r = t.report(T0 + 70_000);
+    expect(r).toMatchObject({ pagedDirect: 1, folded: 1, pagesMatched: 2, neverPaged: 0 });
+    expect(latency.count).toBe(1);
+    expect(latency.summary().maxMs).toBeLessThan(10);
+  });
+
   it('measures publish → page latency and folds alarms into a paged incident', () => {
     const latency = new LatencyRecorder();
     const t = new FireTracker('b1', ['d1', 'd2', 'd3'], 's01', latency, 5_000);
