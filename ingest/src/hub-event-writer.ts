@@ -22,6 +22,41 @@ redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
 `;
 
+/**
+ * Records one device event in `stream` once per (device id, event id): the broker's
+ * contract (same seen-key namespace, so an event that arrives both over MQTT and from
+ * a carrier push is stored once). Resolves true when added, false for a duplicate.
+ */
+export async function recordDeviceEvent(
+  redis: Redis,
+  keys: HubKeys,
+  stream: string,
+  deviceId: string,
+  eventId: string,
+  payload: string,
+  receivedAt: number,
+  opts: { seenTtlS?: number; streamMaxLen?: number } = {},
+): Promise<boolean> {
+  const r = withRecord(redis);
+  const added = await r.hubRecordEvent(
+    keys.seenEvent(deviceId, eventId),
+    stream,
+    String(opts.seenTtlS ?? 86_400),
+    String(opts.streamMaxLen ?? 1_000_000),
+    deviceId,
+    payload,
+    String(receivedAt),
+  );
+  return added === 1;
+}
+
+function withRecord(redis: Redis): RedisWithRecord {
+  const r = redis as RedisWithRecord;
+  if (typeof r.hubRecordEvent !== 'function')
+    redis.defineCommand('hubRecordEvent', { numberOfKeys: 2, lua: RECORD_LUA });
+  return r;
+}
+
 type RedisWithRecord = Redis & {
   hubRecordEvent(
     seenKey: string,
@@ -85,11 +120,7 @@ export class HubEventWriter {
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: HubEventWriterOptions) {
-    const r = opts.redis as RedisWithRecord;
-    if (typeof r.hubRecordEvent !== 'function') {
-      opts.redis.defineCommand('hubRecordEvent', { numberOfKeys: 2, lua: RECORD_LUA });
-    }
-    this.redis = r;
+    this.redis = withRecord(opts.redis);
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 10_000;
     this.maxLen = String(opts.streamMaxLen ?? 1_000_000);

@@ -1,3 +1,5 @@
+export * from './carrier-push.js';
+export * from './carrier-routes.js';
 export * from './disk-spool.js';
 export * from './heartbeat-policy.js';
 export * from './heartbeat-supervisor.js';

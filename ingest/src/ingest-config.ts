@@ -81,6 +81,18 @@ export const ingestConfigSchema = z
           return z.NEVER;
         }
       }),
+    /** Carrier push routes (OneNET / CTWing): listened on only when a port is set. */
+    HUB_INGEST_CARRIER_PORT: port.optional(),
+    /** Bind address of the carrier routes; put an HTTPS reverse proxy in front. */
+    HUB_INGEST_CARRIER_HOST: z.string().min(1).default('127.0.0.1'),
+    /** OneNET push token (the "Token" of the push instance); unset = route off. */
+    HUB_ONENET_TOKEN: optionalString(),
+    /** Secret path segment of the CTWing subscription URL /carrier/ctwing/<token>; unset = route off. */
+    HUB_CTWING_TOKEN: optionalString(),
+    /** Hub device id = prefix + platform device id. */
+    HUB_CARRIER_ID_PREFIX: z.string().max(32).default(''),
+    /** Which CTWing field is the platform device id. */
+    HUB_CTWING_DEVICE_ID: z.enum(['deviceId', 'imei']).default('deviceId'),
     /** Flush of last-seen reports and sweep of deadlines (ms). */
     HUB_INGEST_HEARTBEAT_TICK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     /** The hub's local day for the daily silent lists: minutes east of UTC (China 480). */

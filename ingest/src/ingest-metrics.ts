@@ -1,5 +1,6 @@
 import { REJECT_CODES } from '@hub/protocol';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CarrierStats } from './carrier-routes.js';
 import type { DiskSpoolStats } from './disk-spool.js';
 import type { HeartbeatStats } from './heartbeat-supervisor.js';
 import type { HubEventWriterStats } from './hub-event-writer.js';
@@ -30,6 +31,7 @@ export interface MetricSources {
   heartbeat?: { readonly stats: HeartbeatStats };
   rules?: { readonly stats: RuleEngineStats };
   ruleEvents?: { readonly stats: HubEventWriterStats; readonly pending: number };
+  carrier?: { readonly stats: CarrierStats };
 }
 
 /** Sets a counter to an absolute value read from a component's stats. */
@@ -242,6 +244,46 @@ export function createIngestMetrics(): IngestMetrics {
     'ingest_rule_events_errors_total',
     'Failed rule event writes (retried)',
     (s) => s.ruleEvents?.stats.errors,
+  );
+  new Counter({
+    name: 'ingest_carrier_pushes_total',
+    help: 'Carrier platform pushes received, by platform',
+    labelNames: ['platform'],
+    registers: [registry],
+    collect() {
+      const c = src?.carrier?.stats;
+      if (c === undefined) return;
+      this.reset();
+      setCounter(this, c.pushes.onenet, { platform: 'onenet' });
+      setCounter(this, c.pushes.ctwing, { platform: 'ctwing' });
+    },
+  });
+  new Counter({
+    name: 'ingest_carrier_rejected_total',
+    help: 'Carrier pushes refused or dropped, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = src?.carrier?.stats;
+      if (c === undefined) return;
+      this.reset();
+      setCounter(this, c.badSignature, { reason: 'bad_signature' });
+      setCounter(this, c.badRequest, { reason: 'bad_request' });
+      setCounter(this, c.tooLarge, { reason: 'too_large' });
+      setCounter(this, c.duplicates, { reason: 'duplicate' });
+      setCounter(this, c.skipped, { reason: 'unmapped' });
+      setCounter(this, c.redisErrors, { reason: 'redis_error' });
+    },
+  });
+  spoolCounter(
+    'ingest_carrier_messages_total',
+    'Messages from carrier pushes fed to the pipeline',
+    (s) => s.carrier?.stats.messages,
+  );
+  spoolCounter(
+    'ingest_carrier_events_written_total',
+    'Carrier events written to the event streams',
+    (s) => s.carrier?.stats.eventsWritten,
   );
   new Gauge({
     name: 'ingest_rule_events_queued',

@@ -4,6 +4,7 @@ import { RegistryCache } from '@hub/registry';
 import { setLogger as setInfluxClientLogger } from '@influxdata/influxdb-client';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { createCarrierRoutes } from './carrier-routes.js';
 import { DiskSpool } from './disk-spool.js';
 import { HeartbeatPolicy } from './heartbeat-policy.js';
 import { HeartbeatSupervisor } from './heartbeat-supervisor.js';
@@ -188,6 +189,21 @@ async function main(): Promise<void> {
       pipeline.handleMessage(topic, payload, receivedAt, retained),
     logger: log.child({ component: 'mqtt' }),
   });
+  const carrier =
+    config.HUB_INGEST_CARRIER_PORT === undefined
+      ? null
+      : createCarrierRoutes({
+          redis: eventRedis,
+          keys,
+          registry,
+          handle: (topic, payload, at) => pipeline.handleMessage(topic, payload, at),
+          onenetToken: config.HUB_ONENET_TOKEN,
+          ctwingToken: config.HUB_CTWING_TOKEN,
+          idPrefix: config.HUB_CARRIER_ID_PREFIX,
+          ctwingUseImei: config.HUB_CTWING_DEVICE_ID === 'imei',
+          streamMaxLen: config.HUB_EVENT_STREAM_MAXLEN,
+          logger: log.child({ component: 'carrier' }),
+        });
   metrics.bind({
     writer,
     pipeline,
@@ -211,6 +227,22 @@ async function main(): Promise<void> {
     }),
   );
   await new Promise<void>((resolve) => server.listen(config.HUB_INGEST_HTTP_PORT, resolve));
+  let carrierServer: ReturnType<typeof createServer> | null = null;
+  if (carrier !== null) {
+    const cs = createServer(carrier.handler);
+    carrierServer = cs;
+    await new Promise<void>((resolve) =>
+      cs.listen(config.HUB_INGEST_CARRIER_PORT, config.HUB_INGEST_CARRIER_HOST, resolve),
+    );
+    log.info(
+      {
+        port: config.HUB_INGEST_CARRIER_PORT,
+        onenet: config.HUB_ONENET_TOKEN !== undefined,
+        ctwing: config.HUB_CTWING_TOKEN !== undefined,
+      },
+      'carrier push routes listening',
+    );
+  }
   log.info({ port: config.HUB_INGEST_HTTP_PORT, db: config.HUB_INFLUX_DB }, 'ingest started');
 
   const shutdown = async (signal: string): Promise<void> => {
@@ -218,6 +250,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     clearInterval(pingTimer);
+    carrierServer?.close();
+    carrierServer?.closeAllConnections();
     await mqttSource.close().catch((err: Error) => log.warn({ err: err.message }, 'mqtt close failed'));
     const { lost, spooled } = await sink.close(SHUTDOWN_DRAIN_MS);
     log.info({ lost, spooled, written: writer.stats.written }, 'writer and spool closed');

@@ -10,6 +10,7 @@ import { cleanupPrefix, testKeys, testRedis, testRedisUrl, uniqueName } from '@h
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onenetSignature } from '../src/carrier-push.js';
 import { BUILDINGS, SMOKE, smokeTelemetry, TOWNSHIP, waitFor } from './fixtures.js';
 import { PrivateInflux } from './private-influx.js';
 
@@ -22,6 +23,7 @@ import { PrivateInflux } from './private-influx.js';
  */
 const REPO = resolve(import.meta.dirname, '../..');
 const HTTP_PORT = 42113;
+const CARRIER_PORT = 42114;
 const influx = new PrivateInflux(42111);
 const keys = testKeys('ingest_restart');
 const redis = testRedis();
@@ -48,6 +50,9 @@ function startIngest(): ChildProcess {
       HUB_INGEST_SPOOL_DIR: spoolDir,
       HUB_INGEST_FLUSH_INTERVAL_MS: '200',
       HUB_LOG_LEVEL: 'warn',
+      // The carrier routes come up in the real process too (checked below).
+      HUB_INGEST_CARRIER_PORT: String(CARRIER_PORT),
+      HUB_ONENET_TOKEN: 'restart-test-token',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -128,6 +133,11 @@ describe('kill -9 and restart', () => {
     expect(await influx.count(db, 'smoke')).toBe(N);
     expect(await metric('ingest_spool_replayed_lines_total')).toBe(N);
     await waitFor(async () => ((await metric('ingest_spool_pending_lines')) === 0 ? true : undefined));
+    const sig = encodeURIComponent(onenetSignature('restart-test-token', 'n', 'ping'));
+    const verify = await fetch(
+      `http://127.0.0.1:${CARRIER_PORT}/carrier/onenet?msg=ping&nonce=n&signature=${sig}`,
+    );
+    expect(await verify.text()).toBe('ping');
     second.kill('SIGTERM');
     await new Promise<void>((r) => second.once('exit', () => r()));
   }, 180_000);
