@@ -24,6 +24,7 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { dashboardKeys } from './dashboard-keys.js';
 import { createDashboardMetrics, type DashboardMetrics } from './dashboard-metrics.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { IncidentReader } from './incident-reader.js';
 import { LiveHub, type LiveHubOptions } from './live-hub.js';
 import { registerLiveRoutes } from './live-routes.js';
@@ -191,6 +192,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     registerApiRoutes(scope, ctx);
     registerLiveRoutes(scope, ctx);
     registerTownshipRoutes(scope, ctx);
+    registerHistoryRoutes(scope, ctx);
   });
   app.register(async (scope) => registerPageRoutes(scope, ctx));
   return app;

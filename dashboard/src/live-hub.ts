@@ -227,8 +227,14 @@ export class LiveHub {
       this.deliver(frame, incident.stationId, incident.pagedStations, incident.township);
     } else if (type === 'ticket') {
       // Hazard tickets are the township's business: township streams only.
-      const ticket = (msg as { ticket: { township: string } }).ticket;
-      const frame = `event: ticket\ndata: ${JSON.stringify(msg)}\n\n`;
+      const ticket = (msg as { ticket: { township: string; buildingId?: unknown } }).ticket;
+      // Enriched once with the building's name and address, as the REST list does.
+      const b =
+        typeof ticket.buildingId === 'string'
+          ? this.opts.registry.current.buildings.get(ticket.buildingId)
+          : undefined;
+      const building = b === undefined ? null : { id: b.id, name: b.name, address: b.address };
+      const frame = `event: ticket\ndata: ${JSON.stringify({ type: 'ticket', ticket: { ...ticket, building } })}\n\n`;
       this.deliver(frame, null, null, ticket.township);
     } else {
       this.opts.logger.warn({ channel, bytes: raw.length }, 'invalid live message ignored');

@@ -4,6 +4,7 @@
  * channel), loads the registry, listens, and shuts down in order on SIGTERM/SIGINT:
  * live streams first, then the HTTP server, then the registry cache and Redis.
  */
+import { createInfluxQueries, InfluxHttp } from '@hub/ingest';
 import { ConfigError, EXIT_CONFIG, hubKeys } from '@hub/protocol';
 import { RegistryCache } from '@hub/registry';
 import { Redis } from 'ioredis';
@@ -48,7 +49,23 @@ async function main(): Promise<void> {
       ),
     onError: (err) => logger.error({ err }, 'registry reload failed'),
   });
+  const influx =
+    config.influx === null
+      ? null
+      : createInfluxQueries(
+          new InfluxHttp({
+            url: config.influx.url,
+            auth:
+              config.influx.username !== undefined && config.influx.password !== undefined
+                ? { type: 'basic', username: config.influx.username, password: config.influx.password }
+                : { type: 'none' },
+            timeoutMs: 5_000,
+          }),
+          config.influx.database,
+        );
   const app = buildApp({
+    influx,
+    timeZone: config.timeZone,
     redis,
     subscriber,
     keys,

@@ -13,6 +13,8 @@ describe('loadDashboardConfig', () => {
       sessionTtlMs: 14 * 3_600_000,
       secureCookie: false,
       loginPerMinute: 20,
+      influx: null,
+      timeZone: 'Asia/Shanghai',
     });
   });
 

@@ -52,4 +52,14 @@ export const api = {
   logout: () => request('POST', '/api/auth/logout', {}),
   me: () => request('GET', '/api/auth/me'),
   revokeStation: (stationId) => request('POST', '/api/sessions/revoke', { stationId }),
+  map: () => request('GET', '/api/township/map'),
+  fleet: () => request('GET', '/api/township/fleet'),
+  tickets: (state = 'open', limit = 200) => request('GET', `/api/tickets?state=${state}&limit=${limit}`),
+  ticketAction: (ticketId, body) =>
+    request('POST', `/api/tickets/${encodeURIComponent(ticketId)}/actions`, body),
+  stats: (from, to) => request('GET', `/api/stats?from=${from}&to=${to}`),
+  keyPeriod: () => request('GET', '/api/key-period'),
+  setKeyPeriod: (mode) => request('PUT', '/api/key-period', { mode }),
+  history: (deviceId, from, to) =>
+    request('GET', `/api/devices/${encodeURIComponent(deviceId)}/history?from=${from}&to=${to}`),
 };

@@ -45,3 +45,19 @@ export function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
   return node;
 }
+
+/** Long spans: "2 天 3 小时", "5 小时 12 分", else the m:ss countdown. */
+export function formatSpan(msLeft, lang = 'zh') {
+  const s = Math.ceil(Math.abs(msLeft) / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (lang === 'en') {
+    if (d > 0) return `${d} d ${h} h`;
+    if (h > 0) return `${h} h ${m} min`;
+  } else {
+    if (d > 0) return `${d} 天 ${h} 小时`;
+    if (h > 0) return `${h} 小时 ${m} 分`;
+  }
+  return formatCountdown(msLeft);
+}

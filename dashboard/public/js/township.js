@@ -1,20 +1,73 @@
-// Township overview (/township): every incident and its state, live.
+// Township fire office console (/township): every incident live with its state and
+// timers, the map, fleet health, hazard tickets, statistics, the key-period switch
+// and registry exports. One live stream feeds incidents and tickets.
 import { ApiFailure, api } from './api.js';
-import { el, formatFloor, formatTime } from './format.js';
-import { DISPOSITION, errorText, LANE, label, OCCUPANCY, STATE, VERIFICATION } from './labels.js';
+import { el, formatCountdown, formatFloor, formatTime } from './format.js';
+import {
+  applyI18n,
+  DISPOSITION,
+  errorText,
+  getLang,
+  LANE,
+  label,
+  OCCUPANCY,
+  STATE,
+  setLang,
+  t,
+  VERIFICATION,
+} from './labels.js';
 import { connectLive } from './live.js';
+import './township-labels.js';
+import { renderFleet, showHistory } from './township-fleet.js';
+import { initMap, mapShown, showIncidents } from './township-map.js';
+import { renderStats } from './township-stats.js';
+import {
+  renderTickets,
+  replaceTickets,
+  setTicketMode,
+  ticketMode,
+  upsertTicket,
+} from './township-tickets.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 200;
+const DAY = 86_400_000;
 
 /** id → incident view */
 const incidents = new Map();
 const stationNames = new Map();
 let mode = 'open';
 let live = null;
+let mapLoaded = false;
+
+function now() {
+  return live ? live.serverNow() : Date.now();
+}
 
 function stationName(id) {
   return stationNames.get(id) ?? id;
+}
+
+/** The deadline that matters now, by state. */
+function timerCell(inc) {
+  const td = el('td', { class: 'timer' });
+  let deadline = null;
+  let kind = null;
+  if (inc.state === 'paging' && inc.acceptBy !== null) {
+    deadline = inc.acceptBy;
+    kind = 'accept';
+  } else if ((inc.state === 'accepted' || inc.state === 'en_route') && inc.onSceneBy !== null) {
+    deadline = inc.onSceneBy;
+    kind = 'onScene';
+  } else if (inc.state === 'closed' && inc.closedAt !== null) {
+    td.textContent = t('t.timer.took', { t: formatCountdown(inc.closedAt - inc.receivedAt) });
+    return td;
+  }
+  if (deadline !== null) {
+    td.dataset.deadline = String(deadline);
+    td.dataset.kind = kind;
+  } else td.textContent = '—';
+  return td;
 }
 
 function row(inc) {
@@ -23,18 +76,23 @@ function row(inc) {
   return el(
     'tr',
     { class: `lane-${hazard ? 'hazard' : 'fire'} state-${inc.state}`, dataset: { incidentId: inc.id } },
-    el('td', { text: formatTime(inc.receivedAt, live ? live.serverNow() : Date.now()) }),
+    el('td', { text: formatTime(inc.receivedAt, now()) }),
     el('td', {}, el('span', { class: 'lane-tag', text: label(LANE, inc.lane) })),
     el('td', { text: b?.name ?? inc.buildingId }),
     el('td', { text: b?.address ?? '—' }),
     el('td', { text: b ? label(OCCUPANCY, b.occupancy) : '—' }),
     el('td', { text: `${formatFloor(inc.firstFloor)} ${inc.firstRoom}` }),
     el('td', {}, el('span', { class: `state-tag state-${inc.state}`, text: label(STATE, inc.state) })),
+    timerCell(inc),
     el('td', { text: label(VERIFICATION, inc.verification) }),
     el('td', { text: inc.pagedStations.map(stationName).join('、') || '—' }),
     el('td', { text: inc.stationId ? stationName(inc.stationId) : '—' }),
     el('td', {
-      text: inc.disposition ? label(DISPOSITION, inc.disposition) : inc.forwarded119At ? '已转 119' : '—',
+      text: inc.disposition
+        ? label(DISPOSITION, inc.disposition)
+        : inc.forwarded119At
+          ? t('t.forwarded119')
+          : '—',
     }),
   );
 }
@@ -60,6 +118,22 @@ function render() {
   $('n-hazard').textContent = String(hazard);
   $('n-closed').textContent = String(closed);
   document.body.classList.toggle('has-alert', paging > 0);
+  showIncidents([...incidents.values()]);
+  tick();
+}
+
+function tick() {
+  const n = now();
+  $('clock').textContent = formatTime(n, n);
+  for (const td of document.querySelectorAll('td.timer[data-deadline]')) {
+    const left = Number(td.dataset.deadline) - n;
+    const accept = td.dataset.kind === 'accept';
+    td.textContent =
+      left >= 0
+        ? t(accept ? 't.timer.accept' : 't.timer.onScene', { t: formatCountdown(left) })
+        : t(accept ? 't.timer.acceptOver' : 't.timer.onSceneOver', { t: formatCountdown(left) });
+    td.classList.toggle('overdue', left < 0);
+  }
 }
 
 async function reload() {
@@ -71,7 +145,7 @@ async function reload() {
   } catch (err) {
     $('load-error').hidden = false;
     $('load-error').textContent =
-      `加载警情失败：${err instanceof ApiFailure ? errorText(err.code, err.message) : err}`;
+      `${t('console.loadFailed')}${err instanceof ApiFailure ? errorText(err.code, err.message) : err}`;
   }
   render();
 }
@@ -90,20 +164,170 @@ function setMode(next) {
 
 function setConn(ok) {
   const c = $('conn');
-  c.textContent = ok ? '实时连接正常' : '连接断开，正在重连…';
+  c.textContent = ok ? t('conn.up') : t('conn.down');
   c.classList.toggle('conn-up', ok);
   c.classList.toggle('conn-down', !ok);
 }
 
+// ---- tabs
+const TABS = ['incidents', 'map', 'fleet', 'tickets', 'stats', 'settings'];
+async function showTab() {
+  const tab = TABS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'incidents';
+  for (const name of TABS) {
+    $(`tab-${name}`).hidden = name !== tab;
+    document.querySelector(`.tab[data-tab="${name}"]`).classList.toggle('active', name === tab);
+  }
+  document.body.dataset.tab = tab;
+  if (tab === 'map') {
+    if (!mapLoaded) {
+      mapLoaded = true;
+      try {
+        await initMap($('township-map'), $('map-legend'), await api.map());
+      } catch (err) {
+        mapLoaded = false;
+        $('map-legend').textContent = String(err);
+      }
+    }
+    mapShown();
+  } else if (tab === 'fleet') await loadFleet();
+  else if (tab === 'tickets') await loadTickets();
+  else if (tab === 'stats') await loadStats();
+  else if (tab === 'settings') await loadKeyPeriod();
+  document.body.dataset.loaded = tab;
+}
+
+async function loadFleet() {
+  try {
+    renderFleet(await api.fleet(), (id) => {
+      $('history-device').value = id;
+      void showHistory(id, Number($('history-span').value));
+    });
+  } catch (err) {
+    $('fleet-source').textContent =
+      err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+  }
+}
+
+function rerenderTickets() {
+  renderTickets(rerenderTickets);
+}
+
+async function loadTickets() {
+  try {
+    replaceTickets((await api.tickets(ticketMode(), 200)).tickets);
+  } catch {
+    // shown as empty; the live stream fills in
+  }
+  rerenderTickets();
+}
+
+function dateInput(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+async function loadStats() {
+  if ($('stats-from').value === '') {
+    $('stats-from').value = dateInput(Date.now() - 30 * DAY);
+    $('stats-to').value = dateInput(Date.now());
+  }
+  const from = new Date(`${$('stats-from').value}T00:00:00`).getTime();
+  const to = new Date(`${$('stats-to').value}T00:00:00`).getTime() + DAY;
+  $('stats-csv').href = `/api/stats.csv?from=${from}&to=${to}`;
+  try {
+    renderStats(await api.stats(from, to));
+  } catch (err) {
+    $('stats-tables').textContent =
+      err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+  }
+}
+
+function renderKeyPeriod(s) {
+  $('kp-state').textContent = s.active
+    ? t('t.kp.active') + (s.period ? ` · ${s.period.name}` : '')
+    : t('t.kp.inactive');
+  $('kp-state').classList.toggle('kp-on', s.active);
+  for (const b of document.querySelectorAll('.kp-switch .btn')) {
+    b.classList.toggle('active', b.dataset.mode === s.config.mode);
+    b.setAttribute('aria-checked', String(b.dataset.mode === s.config.mode));
+  }
+  const badge = $('key-period-badge');
+  badge.hidden = !s.active;
+  badge.textContent = t('t.kp.badge');
+  const list = $('kp-periods');
+  list.replaceChildren(
+    ...(s.config.periods.length === 0
+      ? [el('li', { class: 'muted', text: t('t.kp.noPeriods') })]
+      : s.config.periods.map((p) =>
+          el('li', { text: `${p.name}：${formatTime(p.start, 0)} – ${formatTime(p.end, 0)}` }),
+        )),
+  );
+}
+
+async function loadKeyPeriod() {
+  try {
+    renderKeyPeriod(await api.keyPeriod());
+  } catch {
+    // the badge stays as it was
+  }
+}
+
+applyI18n(document);
+$('lang').textContent = getLang() === 'zh' ? 'English' : '中文';
+$('lang').addEventListener('click', () => {
+  setLang(getLang() === 'zh' ? 'en' : 'zh');
+  location.reload();
+});
+$('logout').addEventListener('click', async () => {
+  await api.logout().catch(() => undefined);
+  location.assign('/login');
+});
 $('show-open').addEventListener('click', () => setMode('open'));
 $('show-all').addEventListener('click', () => setMode('all'));
+$('tickets-open').addEventListener('click', () => {
+  setTicketMode('open');
+  $('tickets-open').classList.add('active');
+  $('tickets-all').classList.remove('active');
+  void loadTickets();
+});
+$('tickets-all').addEventListener('click', () => {
+  setTicketMode('all');
+  $('tickets-all').classList.add('active');
+  $('tickets-open').classList.remove('active');
+  void loadTickets();
+});
+$('history-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void showHistory($('history-device').value.trim(), Number($('history-span').value));
+});
+$('stats-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void loadStats();
+});
+for (const b of document.querySelectorAll('.kp-switch .btn')) {
+  b.addEventListener('click', async () => {
+    try {
+      renderKeyPeriod(await api.setKeyPeriod(b.dataset.mode));
+    } catch (err) {
+      $('kp-state').textContent = err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+    }
+  });
+}
+window.addEventListener('hashchange', () => void showTab());
 
+try {
+  const { user } = await api.me();
+  $('user-name').textContent = user.displayName;
+} catch {
+  // 401 → login page (api.js)
+}
 try {
   const { stations } = await api.stations();
   for (const s of stations) stationNames.set(s.id, s.name);
 } catch {
   // Station ids are shown instead of names.
 }
+void loadKeyPeriod();
 
 live = connectLive('/api/live', {
   onOpen: () => {
@@ -122,9 +346,11 @@ live = connectLive('/api/live', {
     }
     render();
   },
+  onTicket: (ticket) => {
+    upsertTicket(ticket);
+    if (document.body.dataset.tab === 'tickets') rerenderTickets();
+  },
 });
-setInterval(() => {
-  const t = live.serverNow();
-  $('clock').textContent = formatTime(t, t);
-}, 1000);
+setInterval(tick, 1000);
 render();
+await showTab();

@@ -211,6 +211,109 @@ describe('township console in Chromium', () => {
     await operator.screenshot({ path: `${SHOTS}township.png`, fullPage: true });
   });
 
+  it('map: buildings and stations as offline GeoJSON layers, the open incident on top', async () => {
+    await operator.click('.tab[data-tab="map"]');
+    await operator.waitForSelector('#township-map.leaflet-container');
+    // The paging fire incident at 西岭村养老院 is a red marker with a permanent label.
+    await operator.waitForSelector('.map-label-incident', { timeout: 20_000 });
+    expect(await operator.textContent('.map-label-incident')).toContain('西岭村养老院');
+    expect(await operator.$$('.leaflet-tile')).toHaveLength(0); // no tile server
+    await operator.screenshot({ path: `${SHOTS}township-map.png` });
+  });
+
+  it("fleet health: online rate and the silent worklist per grid (ingest's liveness keys), history chart from InfluxDB", async () => {
+    // What ingest's heartbeat supervision keeps (protocol/src/liveness.ts).
+    const t0 = Date.now();
+    await hub.redis.zadd(
+      hub.keys.livenessDeadlines,
+      t0,
+      'd-b1-301',
+      t0,
+      'd-b1-302',
+      t0,
+      'd-b2-101',
+      t0,
+      'e-b2-main',
+    );
+    await hub.redis.zadd(hub.keys.livenessSilent, t0 - 3_600_000, 'd-b1-302');
+    // Readings as ingest writes them (ingest/src/line-protocol.ts).
+    const lines = Array.from({ length: 30 }, (_, i) => {
+      const at = t0 - (30 - i) * 120_000;
+      return `smoke,device=d-b1-302,kind=smoke,model=SD-1,township=tw1 smoke=${(0.2 + (i % 7) * 0.1).toFixed(2)},temp_c=${24 + (i % 5)},battery=${80 - i},seq=${i}i ${at}`;
+    });
+    const w = await hub.influx.writeRaw(
+      `/write?db=${hub.influxDb}&precision=ms`,
+      new TextEncoder().encode(lines.join('\n')),
+    );
+    expect(w.status).toBe(204);
+
+    await operator.click('.tab[data-tab="fleet"]');
+    const g01 = await operator.waitForSelector('#grid-rows tr[data-grid="g01"]');
+    expect(await (await g01.$('.n-silent'))?.textContent()).toBe('1');
+    expect(await g01.textContent()).toContain('d-b1-302');
+    expect(await g01.textContent()).toContain('东坑村12号出租屋');
+    expect(await operator.textContent('#fleet-summary')).toContain('75.0%');
+    await operator.click('#grid-rows tr[data-grid="g01"] .linkish');
+    await operator.waitForSelector('#history-charts .chart[data-measurement="smoke"] canvas', {
+      timeout: 20_000,
+    });
+    expect(await operator.textContent('#history-charts')).toContain('battery');
+    await operator.screenshot({ path: `${SHOTS}township-fleet.png`, fullPage: true });
+  });
+
+  it("a hazard ticket's life: opened by alerts, assigned, rectifying, closed with evidence", async () => {
+    await operator.click('.tab[data-tab="tickets"]');
+    await operator.waitForFunction(() => document.body.dataset.loaded === 'tickets');
+    await hub.alarm('e-b2-main', 'leakage', 'other');
+    const card = await operator.waitForSelector('#ticket-list .card.ticket[data-state="open"]', {
+      timeout: 20_000,
+    });
+    const ticketId = (await card.getAttribute('data-ticket-id')) as string;
+    const sel = `#ticket-list .card.ticket[data-ticket-id="${ticketId}"]`;
+    expect(await card.textContent()).toContain('西岭村养老院');
+    expect(await card.textContent()).toContain('电气隐患');
+    await operator.fill(`${sel} .owner-input`, 'grid-li');
+    await operator.click(`${sel} .btn-assign`);
+    await operator.waitForSelector(`${sel}[data-state="assigned"]`, { timeout: 20_000 });
+    expect(await operator.textContent(`${sel} .owner`)).toBe('grid-li');
+    await operator.click(`${sel} .btn-rectify`);
+    await operator.waitForSelector(`${sel}[data-state="rectifying"]`, { timeout: 20_000 });
+    await operator.screenshot({ path: `${SHOTS}township-tickets.png` });
+    await operator.fill(`${sel} .evidence-input`, '已更换漏电保护器并复测正常');
+    await operator.click(`${sel} .btn-ticket-close`);
+    // Closed tickets leave the open list; the stored ticket carries the evidence.
+    await operator.waitForSelector(sel, { state: 'detached', timeout: 20_000 });
+    const stored = JSON.parse((await hub.redis.get(hub.keys.hazardTicket(ticketId))) as string);
+    expect(stored).toMatchObject({
+      state: 'closed',
+      ownerId: 'grid-li',
+      closedBy: 'office-tw1',
+      evidence: { text: '已更换漏电保护器并复测正常' },
+    });
+  });
+
+  it('statistics from the incidents, and the key-period switch', async () => {
+    await operator.click('.tab[data-tab="stats"]');
+    const s1 = await operator.waitForSelector('.stats-table tr[data-key="s1"]', { timeout: 20_000 });
+    expect(await s1.textContent()).toContain('东坑村微型消防站');
+    expect(await operator.textContent('#stats-tables')).toContain('误报-烹饪油烟：1');
+    expect(await operator.getAttribute('#stats-csv', 'href')).toMatch(/^\/api\/stats\.csv\?from=\d+&to=\d+$/);
+    await operator.screenshot({ path: `${SHOTS}township-stats.png`, fullPage: true });
+
+    await operator.click('.tab[data-tab="settings"]');
+    await operator.waitForFunction(() => document.body.dataset.loaded === 'settings');
+    expect(await operator.textContent('#kp-state')).toContain('未生效');
+    await operator.click('.kp-switch .btn[data-mode="on"]');
+    await operator.waitForFunction(
+      () => document.querySelector('#kp-state')?.textContent?.includes('已生效') ?? false,
+    );
+    expect(await operator.isVisible('#key-period-badge')).toBe(true);
+    expect(JSON.parse((await hub.redis.get(hub.keys.keyPeriod)) as string)).toMatchObject({
+      mode: 'on',
+      updatedBy: 'office-tw1',
+    });
+  });
+
   it('Swagger UI at /docs renders the API from the OpenAPI document', async () => {
     await operator.goto(`${hub.base}/docs`);
     await operator.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 });

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:net';
 import { AlertsService, connectAlertsMqtt } from '@hub/alerts';
+import { createInfluxQueries, InfluxHttp } from '@hub/ingest';
 import type { Building, Device, HubKeys, Station, Township } from '@hub/protocol';
 import { RegistryCache, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedisUrl } from '@hub/registry/test-support';
+import { cleanupPrefix, testInfluxUrl, testKeys, testRedisUrl, uniqueName } from '@hub/registry/test-support';
 import { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -117,6 +118,9 @@ export interface E2eHub {
   app: FastifyInstance;
   base: string;
   alerts: AlertsService;
+  /** The test InfluxDB database the dashboard's history charts read. */
+  influxDb: string;
+  influx: InfluxHttp;
   /** XADDs a device event the way the broker does. */
   alarm(deviceId: string, type?: string, stream?: 'fire' | 'other'): Promise<void>;
   close(): Promise<void>;
@@ -169,8 +173,18 @@ export async function startE2eHub(label: string): Promise<E2eHub> {
     blockMs: 200,
   });
 
+  const influxDb = uniqueName(label);
+  const influx = new InfluxHttp({ url: testInfluxUrl(), auth: { type: 'none' } });
+  await influx.query(`CREATE DATABASE "${influxDb}"`);
   const registry = await RegistryCache.start({ redis, subscriber, keys });
-  const app = buildApp({ redis, subscriber, keys, registry, logger: quiet });
+  const app = buildApp({
+    redis,
+    subscriber,
+    keys,
+    registry,
+    logger: quiet,
+    influx: createInfluxQueries(influx, influxDb),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
@@ -180,6 +194,8 @@ export async function startE2eHub(label: string): Promise<E2eHub> {
     app,
     base,
     alerts,
+    influxDb,
+    influx,
     async alarm(deviceId, type = 'alarm', stream = 'fire') {
       seq++;
       const now = Date.now();
@@ -202,6 +218,7 @@ export async function startE2eHub(label: string): Promise<E2eHub> {
       await mqtt.endAsync();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await influx.query(`DROP DATABASE "${influxDb}"`).catch(() => undefined);
       await cleanupPrefix(redis, keys);
       subscriber.disconnect();
       await redis.quit();
