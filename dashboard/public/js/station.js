@@ -516,12 +516,29 @@ live = connectLive(`/api/stations/${encodeURIComponent(stationId)}/live`, {
   },
   onIncident: (inc) => {
     const it = item(inc.id);
-    // The stream's incident has no distance and no contacts (both are per station): keep ours.
+    // The stream's incident has no distance and no contacts (both are per station): keep
+    // ours, or fetch this station's view once when the incident arrives before its page.
+    const known = it.incident?.contacts !== undefined || it.page !== null;
     const distanceM = inc.distanceM ?? it.incident?.distanceM ?? it.page?.distanceM ?? null;
-    const contacts = inc.contacts ?? it.incident?.contacts ?? it.page?.building?.contacts ?? [];
+    const contacts = inc.contacts ?? it.incident?.contacts ?? it.page?.building?.contacts;
     it.incident = { ...inc, distanceM, contacts };
     it.pending = null;
     render();
+    if (!known) {
+      api
+        .incident(inc.id)
+        .then(({ incident }) => {
+          const cur = item(inc.id);
+          if (cur.incident === null) return;
+          cur.incident = {
+            ...cur.incident,
+            distanceM: incident.distanceM ?? cur.incident.distanceM,
+            contacts: incident.contacts ?? [],
+          };
+          render();
+        })
+        .catch(() => undefined); // the page message brings the same facts
+    }
   },
 });
 setInterval(tick, 1000);

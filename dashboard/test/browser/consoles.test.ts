@@ -91,7 +91,15 @@ describe('station console in Chromium', () => {
     expect(incidentId).toBeTruthy();
     await officer.waitForFunction(() => document.body.dataset.siren === 'playing');
     expect(await officer.textContent('#takeover-banner')).toContain('火警');
-    const text = (await card.textContent()) ?? '';
+    // The incident may arrive on the live stream before its page; the contacts and the
+    // distance (per station) follow from the page or the station's REST view.
+    await officer.waitForFunction(
+      () =>
+        /13800000000/.test(document.querySelector('.card.alerting')?.textContent ?? '') &&
+        /\d+ 米/.test(document.querySelector('.card.alerting')?.textContent ?? ''),
+    );
+    // Re-read: every render replaces the cards, so the first handle may be stale.
+    const text = (await officer.textContent('.card.alerting')) ?? '';
     for (const s of [
       '东坑村12号出租屋',
       '示范镇东坑村解放路12号',
@@ -270,8 +278,8 @@ describe('township console in Chromium', () => {
     });
     const ticketId = (await card.getAttribute('data-ticket-id')) as string;
     const sel = `#ticket-list .card.ticket[data-ticket-id="${ticketId}"]`;
-    expect(await card.textContent()).toContain('西岭村养老院');
-    expect(await card.textContent()).toContain('电气隐患');
+    expect(await operator.textContent(sel)).toContain('西岭村养老院');
+    expect(await operator.textContent(sel)).toContain('电气隐患');
     await operator.fill(`${sel} .owner-input`, 'grid-li');
     await operator.click(`${sel} .btn-assign`);
     await operator.waitForSelector(`${sel}[data-state="assigned"]`, { timeout: 20_000 });
