@@ -96,6 +96,8 @@ export interface DiskSpoolStats {
   truncatedBytes: number;
   /** Records written to disk. */
   records: number;
+  /** Records that could not be written (their lines are in droppedLines). */
+  writeErrors: number;
   fsyncs: number;
 }
 
@@ -131,8 +133,11 @@ export class DiskSpool {
     corrupt: 0,
     truncatedBytes: 0,
     records: 0,
+    writeErrors: 0,
     fsyncs: 0,
   };
+  /** The last write error (disk full…), for the owner's log. */
+  lastError: Error | null = null;
   private readonly dir: string;
   private readonly chunkLines: number;
   private readonly chunkBytes: number;
@@ -244,7 +249,21 @@ export class DiskSpool {
       const lines = this.chunk.length;
       this.chunk = [];
       this.chunkByteCount = 0;
-      this.writeRecord(body, lines);
+      try {
+        this.writeRecord(body, lines);
+      } catch (err) {
+        // Disk full or failing: these lines are lost, counted; the owner logs lastError.
+        // A partial record may sit at the segment's end: continue in a fresh segment
+        // (the damaged tail is cut or skipped when read).
+        this.stats.droppedLines += lines;
+        this.stats.writeErrors++;
+        this.lastError = err as Error;
+        try {
+          this.roll();
+        } catch {
+          // cannot even open a new segment: the next flush tries again
+        }
+      }
     }
     if (
       this.dirty &&

@@ -169,8 +169,8 @@ export function createIngestMetrics(): IngestMetrics {
   );
   spoolCounter(
     'ingest_spool_dropped_lines_total',
-    'Lines dropped because the spool was full',
-    (s) => s.sink?.stats.dropped,
+    'Lines the spool dropped: full, write errors, corrupt records',
+    (s) => s.spool?.stats.droppedLines,
   );
   spoolCounter(
     'ingest_spool_replayed_lines_total',

@@ -88,7 +88,7 @@ export class SpoolingSink implements LineSink {
     this.backoff = this.minDelay;
     // A spool left by the previous run is replayed first: new lines queue behind it.
     this.spoolMode = opts.spool.pendingLines > 0;
-    this.flushTimer = setInterval(() => this.opts.spool.flush(), opts.spoolFlushMs ?? 100);
+    this.flushTimer = setInterval(() => this.flushSpool(), opts.spoolFlushMs ?? 100);
     this.flushTimer.unref();
   }
 
@@ -142,6 +142,16 @@ export class SpoolingSink implements LineSink {
     return { lost, spooled: this.opts.spool.pendingLines };
   }
 
+  /** Timer: memory chunk → disk. Write errors are counted by the spool; logged here (rate-limited). */
+  private flushSpool(): void {
+    const spool = this.opts.spool;
+    const errors = spool.stats.writeErrors;
+    spool.flush();
+    if (spool.stats.writeErrors !== errors) {
+      this.logDrop(0, spool.lastError?.message);
+    }
+  }
+
   private enterSpoolMode(): void {
     if (this.spoolMode) return;
     this.spoolMode = true;
@@ -164,7 +174,7 @@ export class SpoolingSink implements LineSink {
     return false;
   }
 
-  private logDrop(count: number): void {
+  private logDrop(count: number, writeError?: string): void {
     const log = this.opts.logger;
     const now = performance.now();
     if (now - this.lastDropLogAt < (this.opts.dropLogIntervalMs ?? 10_000)) {
@@ -175,8 +185,14 @@ export class SpoolingSink implements LineSink {
     const suppressed = this.dropsNotLogged;
     this.dropsNotLogged = 0;
     log?.error(
-      { lines: count, suppressed, usedBytes: this.opts.spool.usedBytes, totalDropped: this.stats.dropped },
-      'spool full: lines dropped',
+      {
+        lines: count,
+        suppressed,
+        usedBytes: this.opts.spool.usedBytes,
+        totalDropped: this.opts.spool.stats.droppedLines,
+        writeError,
+      },
+      writeError === undefined ? 'spool full: lines dropped' : 'spool write failed: lines dropped',
     );
   }
 

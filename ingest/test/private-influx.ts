@@ -44,6 +44,13 @@ bind-address = "127.0.0.1:${port + 1}"
     );
   }
 
+  /** Pid of the running influxd (for CPU sampling in bench/). */
+  get pid(): number {
+    const pid = this.proc?.pid;
+    if (pid === undefined) throw new Error('influxd is not running');
+    return pid;
+  }
+
   get running(): boolean {
     return this.proc !== null;
   }
