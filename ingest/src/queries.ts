@@ -95,6 +95,35 @@ export function deviceHistoryQuery(
   );
 }
 
+/**
+ * Latest telemetry of a building's devices (ids from the registry: `building` is a
+ * field, so we select by the `device` tag, which is indexed), one row per series
+ * (device, circuit, port), within the last `windowMs`.
+ */
+export function buildingLatestQuery(deviceIds: readonly string[], windowMs = 86_400_000): string {
+  if (deviceIds.length === 0) throw new QueryArgumentError('deviceIds is empty');
+  if (deviceIds.length > 1000) throw new QueryArgumentError('at most 1000 devices per query');
+  const w = positiveInt('windowMs', windowMs, 366 * 86_400_000);
+  return (
+    'SELECT last(*) FROM ' +
+    TELEMETRY_MEASUREMENTS.map(influxIdent).join(',') +
+    ' WHERE (' +
+    deviceIds.map((id) => '"device" = ' + influxString(id)).join(' OR ') +
+    ') AND time > now() - ' +
+    w +
+    'ms GROUP BY "device","ch","port"'
+  );
+}
+
+export interface LatestReading {
+  measurement: string;
+  device: string;
+  ch?: string;
+  port?: string;
+  /** Field name → latest value (InfluxDB names them `last_<field>`; the prefix is removed). */
+  values: Record<string, unknown>;
+}
+
 export interface FleetCountsOptions {
   /** Devices that reported within this window count as reporting. Default 1 h. */
   windowMs?: number;
@@ -162,6 +191,23 @@ export function createInfluxQueries(http: InfluxHttp, database: string) {
     ): Promise<DeviceHistorySeries[]> {
       const [result] = await http.query(deviceHistoryQuery(deviceId, fromMs, toMs, limit), database);
       return (result?.series ?? []).map((s) => ({ measurement: s.name, rows: seriesRows(s) }));
+    },
+
+    /** Latest telemetry per device/circuit/port of the given devices (a building's). */
+    async buildingLatest(deviceIds: readonly string[], windowMs?: number): Promise<LatestReading[]> {
+      const [result] = await http.query(buildingLatestQuery(deviceIds, windowMs), database);
+      return (result?.series ?? []).map((s) => {
+        const row = seriesRows(s)[0] ?? {};
+        const values: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(row)) {
+          if (k.startsWith('last_') && v !== null) values[k.slice(5)] = v;
+        }
+        const tags = s.tags ?? {};
+        const out: LatestReading = { measurement: s.name, device: tags.device ?? '', values };
+        if (tags.ch) out.ch = tags.ch;
+        if (tags.port) out.port = tags.port;
+        return out;
+      });
     },
 
     async fleetCounts(opts?: FleetCountsOptions): Promise<FleetCounts> {

@@ -225,6 +225,15 @@ describe('pipeline + writer → InfluxDB 1.6', () => {
     // An id crafted to break out of the string literal matches nothing and raises nothing.
     expect(await queries.deviceHistory('sd-1\' OR "device" =~ /.*/ --', T - 1, T + 10)).toEqual([]);
 
+    // Per-building view: the latest reading of each of b-1's devices (sd-1, em-1 × 2 circuits).
+    const latest = await queries.buildingLatest(['sd-1', 'em-1']);
+    expect(latest.map((l) => [l.measurement, l.device, l.ch ?? '']).sort()).toEqual([
+      ['electric_circuit', 'em-1', '1'],
+      ['electric_circuit', 'em-1', '2'],
+      ['smoke', 'sd-1', ''],
+    ]);
+    expect(latest.find((l) => l.ch === '2')?.values).toMatchObject({ residual_ma: 350, arc_count: 3 });
+
     const fleet = await queries.fleetCounts({ lowBatteryPct: 90 });
     expect(fleet.reporting.sort((a, b) => a.measurement.localeCompare(b.measurement))).toEqual([
       { measurement: 'charger_port', kind: 'charger', township: 'tw-1', devices: 1 },
