@@ -84,6 +84,17 @@ export const brokerEnvSchema = z
      * accounts (the fleet-wide subscribers) get a socket write buffer of 4x this, so
      * aedes never waits for 'drain' below it (see broker-hooks.ts, authorizeForward).
      */
+    /**
+     * Redis pub/sub channel shared by the hub's broker processes (cluster-routing.ts);
+     * empty = one broker process, no shared routing.
+     */
+    HUB_BROKER_CLUSTER_CHANNEL: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_:.-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ : . -')
+        .optional(),
+    ),
     HUB_BROKER_SUBSCRIBER_BUFFER_BYTES: intEnv(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   })
   .transform((e) => ({
@@ -117,6 +128,7 @@ export const brokerEnvSchema = z
       drainTimeoutMs: e.HUB_BROKER_DRAIN_TIMEOUT_MS,
       subscriberBufferBytes: e.HUB_BROKER_SUBSCRIBER_BUFFER_BYTES,
     },
+    clusterChannel: e.HUB_BROKER_CLUSTER_CHANNEL ?? null,
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,

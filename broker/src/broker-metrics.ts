@@ -32,6 +32,8 @@ export interface BrokerMetrics {
   /** Pre-bound children of hub_broker_shed_total by reason (hot path: no label lookup). */
   readonly shedBy: Readonly<Record<ShedReason, { inc(): void }>>;
   readonly shed: Counter<'reason'>;
+  readonly clusterReceived: Counter;
+  readonly clusterPublishErrors: Counter;
   readonly takeovers: Counter;
   /** Pre-bound per-channel children: the hot path does no label lookup. */
   readonly messagesInBy: Readonly<Record<PublishChannel, { inc(): void }>>;
@@ -163,6 +165,16 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
       this.set(src.routingQueued());
     },
   });
+  const clusterReceived = new Counter({
+    name: 'hub_broker_cluster_received_total',
+    help: 'Messages received from other broker processes over Redis pub/sub',
+    registers: [registry],
+  });
+  const clusterPublishErrors = new Counter({
+    name: 'hub_broker_cluster_publish_errors_total',
+    help: 'Messages that could not be sent to the other broker processes (routed locally only)',
+    registers: [registry],
+  });
   const messagesInBy = {} as Record<PublishChannel, { inc(): void }>;
   for (const c of CHANNEL_LABELS) messagesInBy[c] = messagesIn.labels(c);
   return {
@@ -182,6 +194,8 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     tracked,
     shed,
     shedBy,
+    clusterReceived,
+    clusterPublishErrors,
     messagesInBy,
   };
 }

@@ -8,6 +8,7 @@ import type { BrokerConfig } from './broker-config.js';
 import { BROKER_REJECT_CODES } from './broker-errors.js';
 import { createBrokerHooks } from './broker-hooks.js';
 import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js';
+import { shareRouting } from './cluster-routing.js';
 import { ConnectionAdmission } from './connection-admission.js';
 import { DurableWriter } from './durable-writer.js';
 import { LagMonitor, startLagSampler } from './lag-monitor.js';
@@ -28,6 +29,12 @@ export interface CreateBrokerOptions {
   logger: Logger;
   /** Hub receive time (`r` of stream entries), ms since the epoch. */
   clock?: { now(): number };
+  /**
+   * Share routing with other broker processes through Redis pub/sub
+   * (cluster-routing.ts): two dedicated connections (`sub` goes into subscriber mode)
+   * and the channel every broker of the hub uses.
+   */
+  cluster?: { pub: Redis; sub: Redis; channel: string };
 }
 
 export interface HubBroker {
@@ -124,6 +131,18 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     onShed: metrics.shedBy.routing_queue.inc.bind(metrics.shedBy.routing_queue),
   });
   let stopLag: (() => void) | null = null;
+  const cluster =
+    opts.cluster === undefined
+      ? null
+      : shareRouting((aedes as unknown as { mq: unknown }).mq, {
+          ...opts.cluster,
+          brokerId: aedes.id,
+          onReceived: metrics.clusterReceived.inc.bind(metrics.clusterReceived),
+          onPublishError: (err) => {
+            metrics.clusterPublishErrors.inc();
+            log.warn({ err }, 'cluster routing: PUBLISH to Redis failed (message routed locally only)');
+          },
+        });
 
   // Acknowledged-but-dropped publishes (invalid payloads, see broker-hooks.ts) reach
   // `broker.publish` from aedes' enqueuePublish after the PUBACK was written; skip
@@ -212,6 +231,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   async function listen(): Promise<{ host: string; port: number }> {
     await aedes.listen();
     stopLag = startLagSampler(lag, LAG_SAMPLE_MS);
+    await cluster?.start();
     // Prime Redis' script cache; a failure is not fatal (EVAL fallback, and the
     // broker must come up to carry telemetry while Redis is away).
     writer.load().catch((err: unknown) => log.warn({ err }, 'could not load the event script (will EVAL)'));
@@ -243,6 +263,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   async function close(): Promise<void> {
     listening = false;
     stopLag?.();
+    await cluster?.stop();
     const srv = server;
     server = null;
     const serverClosed =

@@ -70,7 +70,26 @@ async function main(): Promise<void> {
   });
   if (registry.current.devices.size === 0) log.warn({ prefix: keys.prefix }, 'registry has no devices');
 
-  const broker = createBroker({ config, registry, redis: durable, logger: log });
+  // Shared routing between broker processes: one connection publishes, one is put in
+  // subscriber mode (ioredis cannot do both on one).
+  let clusterPub: Redis | null = null;
+  let clusterSub: Redis | null = null;
+  if (config.clusterChannel !== null) {
+    clusterPub = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    clusterSub = new Redis(config.redisUrl, { lazyConnect: true });
+    clusterPub.on('error', onRedisError('cluster-pub'));
+    clusterSub.on('error', onRedisError('cluster-sub'));
+    await Promise.all([clusterPub.connect(), clusterSub.connect()]);
+  }
+  const broker = createBroker({
+    config,
+    registry,
+    redis: durable,
+    logger: log,
+    ...(clusterPub !== null && clusterSub !== null && config.clusterChannel !== null
+      ? { cluster: { pub: clusterPub, sub: clusterSub, channel: config.clusterChannel } }
+      : {}),
+  });
   const mqttAddr = await broker.listen();
   log.info(
     { host: mqttAddr.host, port: mqttAddr.port },
@@ -107,7 +126,13 @@ async function main(): Promise<void> {
     await broker.close();
     await httpClosed;
     await registry.close();
-    await Promise.allSettled([commands.quit(), subscriber.quit(), durable.quit()]);
+    await Promise.allSettled([
+      commands.quit(),
+      subscriber.quit(),
+      durable.quit(),
+      clusterPub?.quit(),
+      clusterSub?.quit(),
+    ]);
     log.info('stopped');
     process.exit(0);
   }

@@ -11,6 +11,7 @@ describe('parseBrokerConfig', () => {
       logLevel: 'info',
       mqtt: { host: '127.0.0.1', port: 18830, maxPacketBytes: MAX_PACKET_BYTES, connectTimeoutMs: 30_000 },
       http: { host: '127.0.0.1', port: 18831 },
+      clusterChannel: null,
       durable: {
         streamMaxLen: 1_000_000,
         seenTtlS: 86_400,

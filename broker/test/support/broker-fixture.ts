@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { type BrokerConfig, parseBrokerConfig } from '../../src/broker-config.js';
-import { createBroker, type HubBroker } from '../../src/create-broker.js';
+import { type CreateBrokerOptions, createBroker, type HubBroker } from '../../src/create-broker.js';
 
 /**
  * Shared set-up of the broker's integration tests: a small demo registry in Redis
@@ -90,6 +90,7 @@ export async function startBroker(
   snapshot: RegistrySnapshot,
   redis: Redis,
   clock?: { now(): number },
+  extra: Partial<Pick<CreateBrokerOptions, 'cluster'>> = {},
 ): Promise<RunningBroker> {
   const logger = pino({ level: process.env.HUB_TEST_LOG_LEVEL ?? 'silent' });
   const broker = createBroker({
@@ -98,6 +99,7 @@ export async function startBroker(
     redis,
     logger,
     ...(clock ? { clock } : {}),
+    ...extra,
   });
   const { port } = await broker.listen();
   return { broker, port, url: `mqtt://127.0.0.1:${port}`, close: () => broker.close() };

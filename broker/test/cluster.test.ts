@@ -1,0 +1,134 @@
+import { deviceTopic, stationTopic } from '@hub/protocol';
+import { testRedis, testRedisUrl } from '@hub/registry/test-support';
+import type { Redis } from 'ioredis';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeFrame, encodeFrame } from '../src/cluster-routing.js';
+import {
+  closed,
+  connectDevice,
+  connectService,
+  connectStation,
+  counterValue,
+  durableRedis,
+  eventJson,
+  loadRegistry,
+  type RegistryFixture,
+  type RunningBroker,
+  startBroker,
+  subscribeGranted,
+  testConfig,
+  waitFor,
+} from './support/broker-fixture.js';
+
+describe('cluster frame', () => {
+  it('round-trips topic, payload, qos, retain and the dedupe fields', () => {
+    const m = {
+      topic: 'v1/dev/d-1/event',
+      payload: Buffer.from('{"x":1}'),
+      qos: 1,
+      retain: true,
+      brokerId: 'b-1',
+      brokerCounter: 42,
+    };
+    const d = decodeFrame(encodeFrame(m));
+    expect(d).toMatchObject({ topic: m.topic, qos: 1, retain: true, brokerId: 'b-1', brokerCounter: 42 });
+    expect(d?.payload.toString()).toBe('{"x":1}');
+    expect(decodeFrame(Buffer.from([0, 200, 1, 2]))).toBeNull();
+    expect(decodeFrame(encodeFrame(m).subarray(0, 15))).toBeNull();
+  });
+});
+
+/**
+ * Two brokers sharing routing through the real Redis (pub/sub on a channel unique to
+ * this test): what is published on A reaches subscribers on B, once.
+ */
+describe('two brokers sharing routing (TCP + real Redis)', () => {
+  let reg: RegistryFixture;
+  let durable: Redis;
+  let a: RunningBroker;
+  let b: RunningBroker;
+  const conns: Redis[] = [];
+  const clients: MqttClient[] = [];
+  let dev: string;
+
+  async function track<T extends MqttClient>(p: Promise<T>): Promise<T> {
+    const c = await p;
+    clients.push(c);
+    return c;
+  }
+
+  async function clusterBroker(): Promise<RunningBroker> {
+    const pub = testRedis();
+    const sub = testRedis();
+    conns.push(pub, sub);
+    return startBroker(testConfig(reg.keys), reg.snapshot, durable, undefined, {
+      cluster: { pub, sub, channel: `${reg.keys.prefix}:routing` },
+    });
+  }
+
+  beforeAll(async () => {
+    reg = await loadRegistry('cluster');
+    durable = durableRedis(testRedisUrl());
+    dev = [...reg.snapshot.devices.keys()].sort()[0]!;
+    a = await clusterBroker();
+    b = await clusterBroker();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((c) => c.endAsync(true)));
+    await a?.close();
+    await b?.close();
+    for (const c of conns) c.disconnect();
+    durable?.disconnect();
+    await reg?.cleanup();
+  });
+
+  it("a device's alarm on broker A reaches the events subscriber on broker B, once, stored once", async () => {
+    const onB = await track(connectService(b.url, 'hub-alerts', 'hub-alerts-b'));
+    const onA = await track(connectService(a.url, 'hub-alerts', 'hub-alerts-a'));
+    const gotB: string[] = [];
+    const gotA: string[] = [];
+    onB.on('message', (_t, p) => gotB.push(p.toString()));
+    onA.on('message', (_t, p) => gotA.push(p.toString()));
+    expect(await subscribeGranted(onB, ['v1/dev/+/event'])).toEqual([1]);
+    expect(await subscribeGranted(onA, ['v1/dev/+/event'])).toEqual([1]);
+
+    const d = await track(connectDevice(a.url, dev));
+    const alarm = eventJson('alarm', 'cluster-1');
+    await d.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
+    await waitFor('alarm on broker B', () => gotB.includes(alarm));
+    await waitFor('alarm on broker A', () => gotA.includes(alarm));
+    // A marker after it: if a duplicate were coming, it would come before the marker.
+    const marker = eventJson('test', 'cluster-marker');
+    await d.publishAsync(deviceTopic(dev, 'event'), marker, { qos: 1 });
+    await waitFor('marker on both', () => gotA.includes(marker) && gotB.includes(marker));
+    expect(gotB.filter((m) => m === alarm)).toHaveLength(1);
+    expect(gotA.filter((m) => m === alarm)).toHaveLength(1);
+    expect((await reg.redis.xrange(reg.keys.fireEvents, '-', '+')).length).toBe(1);
+    expect(await counterValue(b.broker.metrics.clusterReceived, {})).toBeGreaterThan(0);
+  });
+
+  it('a page published on broker A reaches the station subscribed on broker B, and no other station', async () => {
+    const st = await track(connectStation(b.url, 's01'));
+    const other = await track(connectStation(b.url, 's02'));
+    const got: string[] = [];
+    const otherGot: string[] = [];
+    st.on('message', (t) => got.push(t));
+    other.on('message', (t) => otherGot.push(t));
+    expect(await subscribeGranted(st, [stationTopic('s01', 'page')])).toEqual([1]);
+    expect(await subscribeGranted(other, [stationTopic('s02', 'page')])).toEqual([1]);
+    const alerts = await track(connectService(a.url, 'hub-alerts', 'hub-alerts-pager'));
+    await alerts.publishAsync(stationTopic('s01', 'page'), '{"page":1}', { qos: 1 });
+    await waitFor('page at s01 on broker B', () => got.length === 1);
+    expect(got).toEqual([stationTopic('s01', 'page')]);
+    expect(otherGot).toEqual([]);
+  });
+
+  it('the same device connecting on broker B closes its connection on broker A [MQTT-3.1.4-2]', async () => {
+    const first = await track(connectDevice(a.url, dev));
+    const gone = closed(first);
+    const second = await track(connectDevice(b.url, dev));
+    await gone;
+    expect(second.connected).toBe(true);
+  });
+});
