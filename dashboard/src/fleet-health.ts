@@ -28,8 +28,12 @@ export interface GridHealth {
 export interface FleetHealth {
   /** Where "silent" comes from: ingest's liveness keys (missed heartbeats per model). */
   source: 'liveness';
-  /** Where low batteries come from: InfluxDB (ingest's fleet query), or null when not configured. */
-  batterySource: 'influxdb' | null;
+  /**
+   * Where low batteries come from: InfluxDB (ingest's fleet query); 'unavailable' when it
+   * is configured but did not answer (the rest of the health view still works); null when
+   * not configured.
+   */
+  batterySource: 'influxdb' | 'unavailable' | null;
   devices: number;
   maintenance: number;
   /** Devices ingest supervises (a deadline exists): registered, not in maintenance. */
@@ -53,6 +57,7 @@ export async function fleetHealth(
   snapshot: RegistrySnapshot,
   township: string | null,
   influx: InfluxQueries | null,
+  onInfluxError: (err: unknown) => void = () => undefined,
 ): Promise<FleetHealth> {
   const inTownship = (buildingId: string) => {
     const b = snapshot.buildings.get(buildingId);
@@ -110,8 +115,15 @@ export async function fleetHealth(
   const active = devices - maintenance;
   let lowBattery: number | null = null;
   let reportingByKind: Record<string, number> | null = null;
+  let counts: FleetCounts | null = null;
   if (influx !== null) {
-    const counts: FleetCounts = await influx.fleetCounts();
+    try {
+      counts = await influx.fleetCounts();
+    } catch (err) {
+      onInfluxError(err);
+    }
+  }
+  if (counts !== null) {
     lowBattery = 0;
     for (const l of counts.lowBattery)
       if (township === null || l.township === township) lowBattery += l.devices;
@@ -123,7 +135,7 @@ export async function fleetHealth(
   }
   return {
     source: 'liveness',
-    batterySource: influx === null ? null : 'influxdb',
+    batterySource: influx === null ? null : counts === null ? 'unavailable' : 'influxdb',
     devices,
     maintenance,
     tracked: Math.min(tracked, active),

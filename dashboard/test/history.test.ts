@@ -73,6 +73,38 @@ afterAll(async () => {
   subscriber.disconnect();
 });
 
+describe('fleet health with InfluxDB', () => {
+  it('counts low batteries from InfluxDB, and still answers when InfluxDB fails', async () => {
+    await http.writeRaw(
+      `/write?db=${db}&precision=ms`,
+      new TextEncoder().encode(
+        `smoke,device=sd-1,kind=smoke,model=SD-1,township=tw1 smoke=0.1,temp_c=20,battery=9,seq=9i ${Date.now() - 60_000}`,
+      ),
+    );
+    const ok = (await op1('/api/township/fleet')).json();
+    expect(ok).toMatchObject({ batterySource: 'influxdb', lowBattery: 1 });
+    expect(ok.reportingByKind).toMatchObject({ smoke: 1 });
+    const broken = buildApp({
+      redis,
+      subscriber: testRedis(),
+      keys,
+      registry: {
+        current: new RegistrySnapshot(
+          { townships: [], buildings, devices: [device], stations, accounts: [] },
+          1,
+        ),
+      },
+      influx: createInfluxQueries(http, 'no_such_database_here'),
+    });
+    await broken.ready();
+    const cookie = await login(broken, 'op-tw1');
+    const res = await broken.inject({ url: '/api/township/fleet', headers: { cookie } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ batterySource: 'unavailable', lowBattery: null, devices: 1 });
+    await broken.close();
+  });
+});
+
 describe('GET /api/devices/:id/history', () => {
   it("returns the device's readings from InfluxDB as chart columns", async () => {
     const res = await op1(`/api/devices/sd-1/history?from=${T - 1}&to=${T + 3_600_000}`);
