@@ -50,6 +50,17 @@ export const brokerEnvSchema = z
     /** Largest MQTT packet (remaining length) accepted, checked before the body is buffered. */
     HUB_MQTT_MAX_PACKET_BYTES: intEnv(MAX_PACKET_BYTES, 1024, 256 * 1024 * 1024),
     HUB_MQTT_CONNECT_TIMEOUT_MS: intEnv(30_000, 1000, 600_000),
+    /**
+     * Optional MQTT over TLS (mqtts) listener: off unless a port is set (0 = any free
+     * port). The certificate chain and key are PEM files, read by main.ts at start.
+     */
+    HUB_MQTTS_PORT: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.coerce.number().int().min(0).max(65535).optional(),
+    ),
+    HUB_MQTTS_HOST: strEnv('127.0.0.1'),
+    HUB_MQTTS_CERT_FILE: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+    HUB_MQTTS_KEY_FILE: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
     /** Open MQTT connections at most; more are closed at accept. */
     HUB_MQTT_MAX_CONNECTIONS: intEnv(100_000, 1, 10_000_000),
     /**
@@ -97,6 +108,12 @@ export const brokerEnvSchema = z
     ),
     HUB_BROKER_SUBSCRIBER_BUFFER_BYTES: intEnv(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   })
+  .refine(
+    (e) =>
+      e.HUB_MQTTS_PORT === undefined ||
+      (e.HUB_MQTTS_CERT_FILE !== undefined && e.HUB_MQTTS_KEY_FILE !== undefined),
+    { message: 'HUB_MQTTS_PORT needs HUB_MQTTS_CERT_FILE and HUB_MQTTS_KEY_FILE', path: ['HUB_MQTTS_PORT'] },
+  )
   .transform((e) => ({
     redisUrl: e.HUB_REDIS_URL,
     keyPrefix: e.HUB_KEY_PREFIX,
@@ -129,6 +146,15 @@ export const brokerEnvSchema = z
       subscriberBufferBytes: e.HUB_BROKER_SUBSCRIBER_BUFFER_BYTES,
     },
     clusterChannel: e.HUB_BROKER_CLUSTER_CHANNEL ?? null,
+    mqtts:
+      e.HUB_MQTTS_PORT === undefined
+        ? null
+        : {
+            host: e.HUB_MQTTS_HOST,
+            port: e.HUB_MQTTS_PORT,
+            certFile: e.HUB_MQTTS_CERT_FILE as string,
+            keyFile: e.HUB_MQTTS_KEY_FILE as string,
+          },
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
@@ -150,5 +176,6 @@ export function parseBrokerConfig(env: Record<string, string | undefined>): Read
   Object.freeze(config.admission);
   Object.freeze(config.loginBackoff);
   Object.freeze(config.overload);
+  if (config.mqtts !== null) Object.freeze(config.mqtts);
   return config;
 }

@@ -1,4 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { hubKeys, REJECT_CODES } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
@@ -35,13 +36,18 @@ export interface CreateBrokerOptions {
    * and the channel every broker of the hub uses.
    */
   cluster?: { pub: Redis; sub: Redis; channel: string };
+  /** PEM certificate chain and key of the mqtts listener (when config.mqtts is set). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface HubBroker {
   readonly aedes: Aedes;
   readonly metrics: BrokerMetrics;
-  /** Starts aedes and the MQTT TCP listener on config.mqtt.host:port (0 = any free port). */
-  listen(): Promise<{ host: string; port: number }>;
+  /**
+   * Starts aedes, the MQTT TCP listener on config.mqtt.host:port (0 = any free port)
+   * and, when configured, the mqtts listener (`tlsPort`).
+   */
+  listen(): Promise<{ host: string; port: number; tlsPort?: number }>;
   /** True when the MQTT listener is up and Redis answers PING. */
   ready(): Promise<boolean>;
   /** Closes the listener and every client connection. Does not close `redis`. */
@@ -209,26 +215,69 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     admission.closed();
   }
 
-  function onConnection(socket: Socket): void {
-    // Admission before aedes sees the socket: a refused connection costs no parser,
-    // no client object and no timer.
+  /**
+   * Admission at TCP accept, before aedes (or the TLS handshake) sees the socket: a
+   * refused connection costs no parser, no client object, no timer and no handshake.
+   */
+  function admitSocket(socket: Socket): boolean {
     const refused = admission.admit(socket.remoteAddress ?? 'unknown', clock.now());
     if (refused !== null) {
       refusedBy[refused].inc();
       socket.on('error', ignoreError);
       socket.destroy();
-      return;
+      return false;
     }
     socket.once('close', onSocketClosed);
+    return true;
+  }
+
+  function onConnection(socket: Socket): void {
+    if (admitSocket(socket)) handleSocket(socket);
+  }
+
+  function handleSocket(socket: Socket): void {
     const client = aedes.handle(socket);
     capPacketSize(client, maxPacketBytes, onOversize);
     guardPackets(client, onRefusedPacket);
   }
 
   let server: Server | null = null;
+  let tlsServer: TlsServer | null = null;
   let listening = false;
 
-  async function listen(): Promise<{ host: string; port: number }> {
+  function listenOn(srv: Server, port: number, host: string): Promise<AddressInfo> {
+    return new Promise<AddressInfo>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve(srv.address() as AddressInfo);
+      });
+    });
+  }
+
+  async function listenTls(): Promise<number | undefined> {
+    const mqtts = config.mqtts;
+    if (mqtts === null) return undefined;
+    if (opts.tls === undefined) throw new Error('config.mqtts is set but no tls certificate/key was passed');
+    const srv = createTlsServer({
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      noDelay: true,
+      // A handshake that does not finish is a half-open connection like a missing CONNECT.
+      handshakeTimeout: config.mqtt.connectTimeoutMs,
+    });
+    // 'connection' is the raw TCP socket (before the handshake): admission there.
+    srv.on('connection', (raw: Socket) => {
+      admitSocket(raw);
+    });
+    srv.on('secureConnection', handleSocket);
+    srv.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+    srv.on('error', (err) => log.error({ err }, 'MQTTS listener error'));
+    tlsServer = srv;
+    return (await listenOn(srv, mqtts.port, mqtts.host)).port;
+  }
+
+  async function listen(): Promise<{ host: string; port: number; tlsPort?: number }> {
     await aedes.listen();
     stopLag = startLagSampler(lag, LAG_SAMPLE_MS);
     await cluster?.start();
@@ -239,16 +288,10 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     const srv = createServer({ noDelay: true }, onConnection);
     server = srv;
     srv.on('error', (err) => log.error({ err }, 'MQTT listener error'));
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(config.mqtt.port, config.mqtt.host, () => {
-        srv.off('error', reject);
-        resolve();
-      });
-    });
+    const addr = await listenOn(srv, config.mqtt.port, config.mqtt.host);
+    const tlsPort = await listenTls();
     listening = true;
-    const addr = srv.address() as AddressInfo;
-    return { host: addr.address, port: addr.port };
+    return { host: addr.address, port: addr.port, ...(tlsPort !== undefined ? { tlsPort } : {}) };
   }
 
   async function ready(): Promise<boolean> {
@@ -266,8 +309,13 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     await cluster?.stop();
     const srv = server;
     server = null;
-    const serverClosed =
-      srv === null ? Promise.resolve() : new Promise<void>((resolve) => srv.close(() => resolve()));
+    const tls = tlsServer;
+    tlsServer = null;
+    const serverClosed = Promise.all(
+      [srv, tls].map((x) =>
+        x === null ? Promise.resolve() : new Promise<void>((resolve) => x.close(() => resolve())),
+      ),
+    );
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
   }

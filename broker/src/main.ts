@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, EXIT_CONFIG, hubKeys } from '@hub/protocol';
@@ -81,8 +82,13 @@ async function main(): Promise<void> {
     clusterSub.on('error', onRedisError('cluster-sub'));
     await Promise.all([clusterPub.connect(), clusterSub.connect()]);
   }
+  const tls =
+    config.mqtts === null
+      ? undefined
+      : { cert: readFileSync(config.mqtts.certFile), key: readFileSync(config.mqtts.keyFile) };
   const broker = createBroker({
     config,
+    ...(tls !== undefined ? { tls } : {}),
     registry,
     redis: durable,
     logger: log,
@@ -95,6 +101,9 @@ async function main(): Promise<void> {
     { host: mqttAddr.host, port: mqttAddr.port },
     `MQTT listening on ${mqttAddr.host}:${mqttAddr.port}`,
   );
+  if (mqttAddr.tlsPort !== undefined) {
+    log.info({ port: mqttAddr.tlsPort }, `MQTTS listening on ${config.mqtts?.host}:${mqttAddr.tlsPort}`);
+  }
 
   const http: Server = createServer(
     createHealthHandler({ metrics: broker.metrics.registry, ready: broker.ready }),

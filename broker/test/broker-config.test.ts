@@ -12,6 +12,7 @@ describe('parseBrokerConfig', () => {
       mqtt: { host: '127.0.0.1', port: 18830, maxPacketBytes: MAX_PACKET_BYTES, connectTimeoutMs: 30_000 },
       http: { host: '127.0.0.1', port: 18831 },
       clusterChannel: null,
+      mqtts: null,
       durable: {
         streamMaxLen: 1_000_000,
         seenTtlS: 86_400,
@@ -52,6 +53,24 @@ describe('parseBrokerConfig', () => {
     expect(c.http.port).toBe(18831);
     expect(c.keyPrefix).toBe('town1');
     expect(c.durable.streamMaxLen).toBe(5000);
+  });
+
+  it('an mqtts port needs a certificate and a key; a cluster channel is validated', () => {
+    expect(() => parseBrokerConfig({ HUB_MQTTS_PORT: '8883' })).toThrow(ConfigError);
+    const c = parseBrokerConfig({
+      HUB_MQTTS_PORT: '8883',
+      HUB_MQTTS_CERT_FILE: '/etc/hub/cert.pem',
+      HUB_MQTTS_KEY_FILE: '/etc/hub/key.pem',
+      HUB_BROKER_CLUSTER_CHANNEL: 'hub:routing',
+    });
+    expect(c.mqtts).toEqual({
+      host: '127.0.0.1',
+      port: 8883,
+      certFile: '/etc/hub/cert.pem',
+      keyFile: '/etc/hub/key.pem',
+    });
+    expect(c.clusterChannel).toBe('hub:routing');
+    expect(() => parseBrokerConfig({ HUB_BROKER_CLUSTER_CHANNEL: 'bad channel' })).toThrow(ConfigError);
   });
 
   it('lists every violation at once', () => {

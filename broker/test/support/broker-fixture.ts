@@ -82,6 +82,8 @@ export interface RunningBroker {
   broker: HubBroker;
   url: string;
   port: number;
+  /** The mqtts listener's port, when the config enables it. */
+  tlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ export async function startBroker(
   snapshot: RegistrySnapshot,
   redis: Redis,
   clock?: { now(): number },
-  extra: Partial<Pick<CreateBrokerOptions, 'cluster'>> = {},
+  extra: Partial<Pick<CreateBrokerOptions, 'cluster' | 'tls'>> = {},
 ): Promise<RunningBroker> {
   const logger = pino({ level: process.env.HUB_TEST_LOG_LEVEL ?? 'silent' });
   const broker = createBroker({
@@ -101,8 +103,14 @@ export async function startBroker(
     ...(clock ? { clock } : {}),
     ...extra,
   });
-  const { port } = await broker.listen();
-  return { broker, port, url: `mqtt://127.0.0.1:${port}`, close: () => broker.close() };
+  const { port, tlsPort } = await broker.listen();
+  return {
+    broker,
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    ...(tlsPort !== undefined ? { tlsPort } : {}),
+    close: () => broker.close(),
+  };
 }
 
 const BASE: IClientOptions = { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, clean: true };

@@ -1,0 +1,135 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deviceTopic } from '@hub/protocol';
+import { testRedisUrl } from '@hub/registry/test-support';
+import type { Redis } from 'ioredis';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  counterValue,
+  deviceSecret,
+  durableRedis,
+  eventJson,
+  loadRegistry,
+  type RegistryFixture,
+  type RunningBroker,
+  startBroker,
+  testConfig,
+  waitFor,
+} from './support/broker-fixture.js';
+
+/**
+ * The optional mqtts listener with a throw-away self-signed certificate (openssl):
+ * the same authentication and durable events as plain TCP, and the same admission
+ * limits, checked before the TLS handshake.
+ */
+describe('mqtts listener (TLS + real Redis)', () => {
+  let reg: RegistryFixture;
+  let durable: Redis;
+  let run: RunningBroker;
+  let dir: string;
+  let cert: Buffer;
+  let dev: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'broker-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    cert = readFileSync(join(dir, 'cert.pem'));
+    reg = await loadRegistry('tls');
+    durable = durableRedis(testRedisUrl());
+    dev = [...reg.snapshot.devices.keys()].sort()[0]!;
+    run = await startBroker(
+      testConfig(reg.keys, {
+        HUB_MQTTS_PORT: '0',
+        HUB_MQTTS_CERT_FILE: join(dir, 'cert.pem'),
+        HUB_MQTTS_KEY_FILE: join(dir, 'key.pem'),
+        HUB_MQTT_CONN_BURST_PER_ADDRESS: '6',
+        HUB_MQTT_CONN_RATE_PER_ADDRESS: '1',
+      }),
+      reg.snapshot,
+      durable,
+      undefined,
+      { tls: { cert, key: readFileSync(join(dir, 'key.pem')) } },
+    );
+  });
+  afterAll(async () => {
+    await run?.close();
+    durable?.disconnect();
+    await reg?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a device connects over TLS, its alarm is stored before the PUBACK', async () => {
+    expect(run.tlsPort).toBeGreaterThan(0);
+    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${run.tlsPort}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: dev,
+      username: dev,
+      password: deviceSecret(dev),
+      ca: cert,
+    });
+    const alarm = eventJson('alarm', 'tls-1');
+    await c.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
+    const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
+    expect(entries.map(([, f]) => f[3])).toEqual([alarm]);
+    await c.endAsync();
+  });
+
+  it('a wrong secret over TLS gets CONNACK 4', async () => {
+    const code = await mqtt
+      .connectAsync(`mqtts://127.0.0.1:${run.tlsPort}`, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        clientId: dev,
+        username: dev,
+        password: 'wrong',
+        ca: cert,
+      })
+      .then(
+        async (c) => {
+          await c.endAsync();
+          return 0;
+        },
+        (err: { code?: number }) => err.code ?? -1,
+      );
+    expect(code).toBe(4);
+  });
+
+  it('a connection flood on the TLS port is throttled before the handshake', async () => {
+    const socks = Array.from({ length: 20 }, () => {
+      const s = tcpConnect(run.tlsPort as number, '127.0.0.1');
+      s.on('error', () => undefined);
+      return s;
+    });
+    await waitFor(
+      'flood refused at accept',
+      async () =>
+        (await counterValue(run.broker.metrics.connectionsRefused, { reason: 'rate_address' })) >= 10,
+    );
+    for (const s of socks) s.destroy();
+  });
+});
