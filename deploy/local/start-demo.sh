@@ -93,15 +93,15 @@ cat <<TXT
     Township console      http://127.0.0.1:$HUB_DASHBOARD_PORT/township
     Station console       http://127.0.0.1:$HUB_DASHBOARD_PORT/station/s01   (stations s01 … s12)
     API docs              http://127.0.0.1:$HUB_DASHBOARD_PORT/docs
+    MQTT broker           $HUB_MQTT_URL
+    InfluxDB              $HUB_INFLUX_URL  (database hub)
+    Metrics               http://127.0.0.1:$HUB_BROKER_HTTP_PORT/metrics (broker), :$HUB_INGEST_HTTP_PORT (ingest), :$HUB_ALERTS_HTTP_PORT (alerts), :$HUB_DASHBOARD_PORT (dashboard)
+    Logs                  $logs
 
   Demo logins (demo passwords, never use them elsewhere):
     township fire office  office-demo-town / office-demo     administrator  admin / admin-demo
     duty officers         duty-s01 / duty-s01-demo  …  duty-s12 / duty-s12-demo
     (all of them: $accounts_file)
-    MQTT broker           $HUB_MQTT_URL
-    InfluxDB              $HUB_INFLUX_URL  (database hub)
-    Metrics               http://127.0.0.1:$HUB_BROKER_HTTP_PORT/metrics (broker), :$HUB_INGEST_HTTP_PORT (ingest), :$HUB_ALERTS_HTTP_PORT (alerts), :$HUB_DASHBOARD_PORT (dashboard)
-    Logs                  $logs
 
   Simulating $devices devices; a fire starts in a random building ${fire_at}s after the fleet is connected.
   Press Ctrl-C to stop everything.
