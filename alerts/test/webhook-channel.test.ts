@@ -160,7 +160,12 @@ describe('notifier rotation and throttling', () => {
     );
     const queued: Delivery[] = [];
     const n = new Notifier({
-      queue: { enqueue: async (d) => (queued.push(d), true) },
+      queue: {
+        enqueue: async (d) => {
+          queued.push(d);
+          return true;
+        },
+      },
       redis,
       keys,
       akeys,

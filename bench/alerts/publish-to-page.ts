@@ -122,6 +122,12 @@ async function main(): Promise<void> {
     HUB_ACCEPT_TIMEOUT_MS: String(ACCEPT_MS),
     HUB_FIRE_OFFICE_TIMEOUT_MS: String(ACCEPT_MS),
     HUB_LOG_LEVEL: 'warn',
+    // The broker's connection-rate limits guard against reconnect storms from one
+    // address; this loader connects 10,000 devices from 127.0.0.1 on purpose.
+    HUB_MQTT_CONN_RATE_PER_ADDRESS: '100000',
+    HUB_MQTT_CONN_BURST_PER_ADDRESS: '100000',
+    HUB_MQTT_CONN_RATE_GLOBAL: '100000',
+    HUB_MQTT_CONN_BURST_GLOBAL: '100000',
   };
   const broker = startProcess('broker', 'broker/src/main.ts', env, dir);
   cleanups.push(() => void broker.kill9());
@@ -166,7 +172,16 @@ async function main(): Promise<void> {
   const open = (d: Device) =>
     new Promise<void>((resolve) => {
       const s = netConnect({ host: '127.0.0.1', port: mqttPort, noDelay: true });
-      s.on('error', () => resolve());
+      // A CONNACK that never comes must not hang the run.
+      const giveUp = setTimeout(resolve, 15_000);
+      s.on('error', () => {
+        clearTimeout(giveUp);
+        resolve();
+      });
+      s.on('close', () => {
+        clearTimeout(giveUp);
+        resolve();
+      });
       s.once('connect', () => {
         s.write(
           mqttPacket.generate({
@@ -182,6 +197,7 @@ async function main(): Promise<void> {
         );
       });
       s.once('data', (b: Buffer) => {
+        clearTimeout(giveUp);
         if (b[0] === 0x20 && b[3] === 0) connacks++;
         s.on('data', () => undefined);
         resolve();
@@ -190,7 +206,10 @@ async function main(): Promise<void> {
     });
   const t0 = performance.now();
   const all = data.devices;
-  for (let i = 0; i < all.length; i += 250) await Promise.all(all.slice(i, i + 250).map(open));
+  for (let i = 0; i < all.length; i += 250) {
+    await Promise.all(all.slice(i, i + 250).map(open));
+    if (i % 2_000 === 0) console.log(`  ${i + 250} connecting, ${connacks} accepted`);
+  }
   console.log(
     `connected ${connacks}/${all.length} devices in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
