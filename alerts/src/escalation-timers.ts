@@ -168,30 +168,37 @@ export class EscalationTimers implements TimerScheduler, TicketTimerScheduler {
     if (this.closing || this.local.has(jobId) || this.firedLocally.has(jobId)) return;
     const delay = data.dueAt - this.opts.clock();
     if (delay > LOCAL_MAX_DELAY_MS || this.local.size >= LOCAL_MAX_TIMERS) return;
-    const timer = setTimeout(
-      () => {
-        this.local.delete(jobId);
-        if (this.closing) return;
-        this.opts.metrics.timerLateness.observe(Math.max(0, this.opts.clock() - data.dueAt) / 1000);
-        this.localRunning.add(jobId);
-        this.opts
-          .handler(data)
-          .finally(() => this.localRunning.delete(jobId))
-          .then(() => {
-            this.firedLocally.add(jobId);
-            // Bounded memory: forget the oldest ids (their BullMQ jobs ran long ago).
-            if (this.firedLocally.size > LOCAL_MAX_TIMERS) {
-              const oldest = this.firedLocally.values().next().value;
-              if (oldest !== undefined) this.firedLocally.delete(oldest);
-            }
-          })
-          .catch((err: unknown) => {
-            // The durable job retries it.
-            this.opts.logger.error({ err, jobId }, 'local timer failed; the durable job will retry');
-          });
-      },
-      Math.max(0, delay),
-    );
+    const fire = () => {
+      // Never early: a deadline timer that runs before its due time decides "not due"
+      // and would be marked done, so wait out any remainder (clock granularity).
+      const left = data.dueAt - this.opts.clock();
+      if (left > 0) {
+        const again = setTimeout(fire, left);
+        again.unref();
+        this.local.set(jobId, again);
+        return;
+      }
+      this.local.delete(jobId);
+      if (this.closing) return;
+      this.opts.metrics.timerLateness.observe(Math.max(0, this.opts.clock() - data.dueAt) / 1000);
+      this.localRunning.add(jobId);
+      this.opts
+        .handler(data)
+        .finally(() => this.localRunning.delete(jobId))
+        .then(() => {
+          this.firedLocally.add(jobId);
+          // Bounded memory: forget the oldest ids (their BullMQ jobs ran long ago).
+          if (this.firedLocally.size > LOCAL_MAX_TIMERS) {
+            const oldest = this.firedLocally.values().next().value;
+            if (oldest !== undefined) this.firedLocally.delete(oldest);
+          }
+        })
+        .catch((err: unknown) => {
+          // The durable job retries it.
+          this.opts.logger.error({ err, jobId }, 'local timer failed; the durable job will retry');
+        });
+    };
+    const timer = setTimeout(fire, Math.max(0, delay));
     timer.unref();
     this.local.set(jobId, timer);
   }
