@@ -108,7 +108,7 @@ export class AlertsService {
     this.metrics = createAlertsMetrics(opts.metricsRegistry);
     this.akeys = alertsKeys(keys);
     this.store = new IncidentStore(redis, keys, this.akeys);
-    const sender = opts.sender ?? new MqttPageSender({ client: opts.mqtt, redis, keys });
+    const sender = opts.sender ?? new MqttPageSender({ client: opts.mqtt });
     this.dispatcher = new PageDispatcher({
       redis,
       keys,

@@ -1,13 +1,12 @@
 import type { Socket } from 'node:net';
-import { type HubKeys, type PageMessage, stationTopic } from '@hub/protocol';
-import type { Redis } from 'ioredis';
+import { type PageMessage, stationTopic } from '@hub/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 
 /**
- * Transport of a page to a station: the station's MQTT topic (its duty terminal) and
- * the dashboard's live channel. Exactly-once bookkeeping (SET NX per page, outbox,
- * audit) is the PageDispatcher's job (page-outbox.ts), so a second transport (SMS,
- * voice, webhook: later) plugs in here without touching it.
+ * Transport of a page to a station's MQTT topic (its duty terminal). Exactly-once
+ * bookkeeping (SET NX per page, outbox, audit) and the live-channel copy are the
+ * PageDispatcher's job (page-outbox.ts); SMS / voice / WeCom go through the notifier
+ * and the webhook channel (notifier.ts, webhook-channel.ts).
  */
 export interface PageSender {
   /** Resolves once the page is handed over durably (MQTT PUBACK); rejects otherwise. */
@@ -16,9 +15,6 @@ export interface PageSender {
 
 export interface MqttPageSenderOptions {
   client: MqttClient;
-  /** Command connection (PUBLISH on the live channel). */
-  redis: Redis;
-  keys: HubKeys;
   /** A publish without PUBACK after this long counts as failed (the outbox retries it). */
   publishTimeoutMs?: number;
 }

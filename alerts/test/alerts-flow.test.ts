@@ -259,7 +259,7 @@ describe('restart safety', () => {
 
   it('a page decided but not sent (crash or broker failure) is sent by the outbox sweeper, once', async () => {
     h = await Harness.create(broker, 'restart_outbox');
-    const real = new MqttPageSender({ client: h.alertsMqtt, redis: h.redis, keys: h.keys });
+    const real = new MqttPageSender({ client: h.alertsMqtt });
     let calls = 0;
     const flaky: PageSender = {
       send: async (page) => {
