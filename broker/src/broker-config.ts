@@ -41,6 +41,12 @@ export const brokerEnvSchema = z
     HUB_EVENT_STREAM_MAXLEN: intEnv(1_000_000, 1000, 1_000_000_000),
     /** How long a (device, message id) stays remembered for duplicate suppression. */
     HUB_SEEN_TTL_S: intEnv(86_400, 60, 30 * 86_400),
+    /**
+     * ioredis auto-pipelining on the durable-write connection (1 = on): the event
+     * writes issued in one event-loop turn go to Redis in one write. Fewer syscalls on
+     * both sides; no change to when each PUBACK is sent.
+     */
+    HUB_REDIS_AUTO_PIPELINE: intEnv(0, 0, 1),
     /** A durable write not answered in this time fails: the device gets no PUBACK. */
     HUB_REDIS_COMMAND_TIMEOUT_MS: intEnv(2000, 50, 60_000),
     /** Bound on durable writes in flight across all clients; beyond it, events are refused (no PUBACK). */
@@ -160,6 +166,7 @@ export const brokerEnvSchema = z
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
       seenTtlS: e.HUB_SEEN_TTL_S,
       commandTimeoutMs: e.HUB_REDIS_COMMAND_TIMEOUT_MS,
+      autoPipeline: e.HUB_REDIS_AUTO_PIPELINE === 1,
       maxInflight: e.HUB_BROKER_MAX_INFLIGHT_WRITES,
       maxInflightPerClient: e.HUB_BROKER_MAX_INFLIGHT_PER_CLIENT,
     },

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     enableOfflineQueue: false,
     commandTimeout: config.durable.commandTimeoutMs,
     maxRetriesPerRequest: 1,
+    enableAutoPipelining: config.durable.autoPipeline,
   });
   commands.on('error', onRedisError('commands'));
   subscriber.on('error', onRedisError('subscriber'));

@@ -17,6 +17,7 @@ describe('parseBrokerConfig', () => {
         streamMaxLen: 1_000_000,
         seenTtlS: 86_400,
         commandTimeoutMs: 2000,
+        autoPipeline: false,
         maxInflight: 10_000,
         maxInflightPerClient: 32,
       },
