@@ -43,6 +43,8 @@ export const API_ERRORS = {
   /** InfluxDB is not configured or did not answer (history charts, battery counts). */
   INFLUX_UNAVAILABLE: 'E_INFLUX_UNAVAILABLE',
   DEVICE_NOT_FOUND: 'E_DEVICE_NOT_FOUND',
+  /** A registry import had invalid rows: nothing was written. */
+  IMPORT_INVALID: 'E_IMPORT_INVALID',
   INTERNAL: 'E_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof API_ERRORS)[keyof typeof API_ERRORS];

@@ -1,4 +1,5 @@
 import { KEY_PERIOD_MODES, keyPeriodSchema, TICKET_STATES } from '@hub/protocol';
+import { RegistryStore } from '@hub/registry';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,6 +9,7 @@ import { API_ERRORS, ApiError } from './api-error.js';
 import { incidentIdSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
 import { authenticate } from './authenticate.js';
+import { parseBuildingCsv } from './building-import.js';
 import { fleetHealth } from './fleet-health.js';
 import { computeIncidentStats, statsCsv } from './incident-stats.js';
 import { keyPeriodStatus, readKeyPeriod, writeKeyPeriod } from './key-period-store.js';
@@ -52,6 +54,8 @@ const keyPeriodBody = z
   })
   .strict();
 const csvParams = z.object({ kind: z.enum(REGISTRY_CSV_KINDS) });
+/** A township's buildings as CSV: a few MB at most. */
+const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * The township console's data: map layers, fleet health, hazard tickets and their
@@ -219,6 +223,49 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
       await writeKeyPeriod(ctx.redis, ctx.keys, next);
       req.log.info({ mode: next.mode, by: p.username }, 'key-period mode written');
       return keyPeriodStatus(next, now);
+    },
+  );
+
+  // CSV bodies for the import only (every other route takes JSON and keeps the 16 KiB limit).
+  app.addContentTypeParser(
+    'text/csv',
+    { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
+
+  /**
+   * Imports buildings (the export's columns). All or nothing: any invalid row and nothing
+   * is written; `?dryRun=true` only checks. Written through the registry's own store
+   * (validated again, version bumped, change published: every service reloads).
+   */
+  app.post(
+    '/api/registry/buildings.csv',
+    {
+      bodyLimit: IMPORT_BODY_LIMIT,
+      schema: {
+        tags,
+        querystring: z.object({ dryRun: z.enum(['true', 'false']).default('false') }).strict(),
+        summary: 'Import buildings from CSV (text/csv; all or nothing)',
+      },
+    },
+    async (req, reply) => {
+      const p = await operator(req);
+      if (typeof req.body !== 'string') {
+        throw new ApiError(415, API_ERRORS.UNSUPPORTED_MEDIA_TYPE, 'send the CSV as text/csv');
+      }
+      const result = parseBuildingCsv(req.body, townshipScope(p));
+      if (result.problemCount > 0) {
+        return reply.code(422).send({
+          code: API_ERRORS.IMPORT_INVALID,
+          message: `${result.problemCount} invalid rows; nothing was written`,
+          problems: result.problems,
+          problemCount: result.problemCount,
+        });
+      }
+      if (req.query.dryRun === 'true') return { valid: result.buildings.length, written: 0, version: null };
+      const version = await new RegistryStore(ctx.redis, ctx.keys).upsert('buildings', result.buildings);
+      req.log.info({ by: p.username, buildings: result.buildings.length, version }, 'buildings imported');
+      return { valid: result.buildings.length, written: result.buildings.length, version };
     },
   );
 

@@ -8,7 +8,7 @@ export class ApiFailure extends Error {
   }
 }
 
-async function request(method, url, body) {
+async function request(method, url, body, contentType = 'application/json') {
   let res;
   try {
     res = await fetch(url, {
@@ -16,8 +16,8 @@ async function request(method, url, body) {
       headers:
         body === undefined
           ? { accept: 'application/json' }
-          : { 'content-type': 'application/json', accept: 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+          : { 'content-type': contentType, accept: 'application/json' },
+      body: body === undefined ? undefined : contentType === 'application/json' ? JSON.stringify(body) : body,
       cache: 'no-store',
     });
   } catch (err) {
@@ -34,7 +34,13 @@ async function request(method, url, body) {
     location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
   if (!res.ok) {
-    throw new ApiFailure(res.status, data?.code ?? `HTTP_${res.status}`, data?.message ?? res.statusText);
+    const failure = new ApiFailure(
+      res.status,
+      data?.code ?? `HTTP_${res.status}`,
+      data?.message ?? res.statusText,
+    );
+    failure.data = data;
+    throw failure;
   }
   return data;
 }
@@ -60,6 +66,8 @@ export const api = {
   stats: (from, to) => request('GET', `/api/stats?from=${from}&to=${to}`),
   keyPeriod: () => request('GET', '/api/key-period'),
   setKeyPeriod: (mode) => request('PUT', '/api/key-period', { mode }),
+  importBuildings: (csvText, dryRun) =>
+    request('POST', `/api/registry/buildings.csv?dryRun=${dryRun ? 'true' : 'false'}`, csvText, 'text/csv'),
   history: (deviceId, from, to) =>
     request('GET', `/api/devices/${encodeURIComponent(deviceId)}/history?from=${from}&to=${to}`),
 };

@@ -110,6 +110,11 @@ extend({
     't.export.devices': '设备',
     't.export.stations': '微型消防站',
     't.docs': 'API 文档（OpenAPI）',
+    't.import.title': '楼栋导入（CSV，与导出同列；有任何错误则不写入）',
+    't.import.dry': '仅检查',
+    't.import.submit': '导入',
+    't.import.ok': '有效 {n} 行，已写入 {w} 行',
+    't.import.bad': '{n} 行有误，未写入：',
   },
   en: {
     't.title': 'Township overview',
@@ -219,6 +224,11 @@ extend({
     't.export.devices': 'Devices',
     't.export.stations': 'Stations',
     't.docs': 'API documentation (OpenAPI)',
+    't.import.title': 'Import buildings (CSV, export columns; nothing is written if any row is invalid)',
+    't.import.dry': 'check only',
+    't.import.submit': 'Import',
+    't.import.ok': '{n} valid rows, {w} written',
+    't.import.bad': '{n} invalid rows, nothing written:',
   },
 });
 

@@ -313,6 +313,25 @@ for (const b of document.querySelectorAll('.kp-switch .btn')) {
     }
   });
 }
+$('import-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('import-file').files?.[0];
+  if (!file) return;
+  const out = $('import-result');
+  out.hidden = false;
+  try {
+    const r = await api.importBuildings(await file.text(), $('import-dry').checked);
+    out.textContent = t('t.import.ok', { n: r.valid, w: r.written });
+  } catch (err) {
+    const d = err instanceof ApiFailure ? err.data : null;
+    out.textContent =
+      d?.problems !== undefined
+        ? `${t('t.import.bad', { n: d.problemCount })}\n${d.problems.map((p) => `  ${p.line}: ${p.message}`).join('\n')}`
+        : err instanceof ApiFailure
+          ? errorText(err.code, err.message)
+          : String(err);
+  }
+});
 window.addEventListener('hashchange', () => void showTab());
 
 try {

@@ -322,6 +322,34 @@ describe('township console in Chromium', () => {
     });
   });
 
+  it('registry: import buildings from a CSV file (check first, then write), export links', async () => {
+    const csv =
+      'id,name,address,lat,lon,occupancy,floors,township,grid,contacts\r\n' +
+      'b3,南塘村5号,示范镇南塘村5号,25.825,114.925,small_venue,2,tw1,g01,赵六(店主):13600000000\r\n';
+    const file = { name: 'buildings.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) };
+    await operator.setInputFiles('#import-file', file);
+    await operator.click('#import-form button[type="submit"]');
+    await operator.waitForFunction(() =>
+      /有效 1 行，已写入 0 行/.test(document.querySelector('#import-result')?.textContent ?? ''),
+    );
+    await operator.uncheck('#import-dry');
+    await operator.setInputFiles('#import-file', file);
+    await operator.click('#import-form button[type="submit"]');
+    await operator.waitForFunction(() =>
+      /已写入 1 行/.test(document.querySelector('#import-result')?.textContent ?? ''),
+    );
+    expect(JSON.parse((await hub.redis.hget(hub.keys.buildings, 'b3')) as string)).toMatchObject({
+      name: '南塘村5号',
+      occupancy: 'small_venue',
+    });
+    // The registry change is announced; the dashboard's cache reloads and exports it.
+    await waitFor(async () =>
+      (await operator.evaluate(async () => (await fetch('/api/registry/buildings.csv')).text())).includes(
+        'b3,南塘村5号',
+      ),
+    );
+  });
+
   it('Swagger UI at /docs renders the API from the OpenAPI document', async () => {
     await operator.goto(`${hub.base}/docs`);
     await operator.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 });
