@@ -62,6 +62,10 @@ export function testConfig(keys: HubKeys, env: Record<string, string> = {}): Rea
     // The failed-login backoff is off unless a test turns it on (admission.test.ts):
     // other tests refuse logins on purpose and must not wait for it.
     HUB_MQTT_LOGIN_BACKOFF_BASE_MS: '0',
+    // Lag-based shedding is off too: on a loaded test machine a GC pause or a busy
+    // neighbour makes the event loop lag, and a shed canary message would fail a test
+    // that is not about overload (overload.test.ts and the unit tests cover it).
+    HUB_BROKER_SHED_LAG_MS: '0',
     ...env,
   });
 }
