@@ -1,0 +1,475 @@
+/**
+ * Broker benchmark: our broker (aedes + hub hooks, real registry in a private Redis
+ * with AOF, real durable writes before PUBACK) against Debian's Mosquitto, driven in
+ * the same run by the same load generator (load.ts) with 1,000+ device connections.
+ *
+ *   flock /tmp/heavy.lock npx tsx bench/broker/run.ts [--devices 1000] [--phase-s 8] [--steady 8000] [--max-rate 60000]
+ *
+ * Phases, for each broker in turn (each `--phase-s` long, first second not measured):
+ *   qos1-closed   every device publishes a QoS 1 event (`test`, other lane) and the next
+ *                 only after its PUBACK: sustained QoS 1 ingress. On the hub every one is
+ *                 an XADD in Redis before the PUBACK; Mosquitto keeps nothing.
+ *   qos0-max      QoS 0 telemetry (~200 B) offered at `--max-rate` msg/s (more than either
+ *                 broker takes here): what reaches the telemetry subscriber per second is
+ *                 the sustained QoS 0 throughput.
+ *   qos0-steady   QoS 0 telemetry at a fixed `--steady` msg/s (below both capacities).
+ *   overload-3x   QoS 0 telemetry offered at 3x the hub's qos0-max delivered rate.
+ * In every phase one more device publishes a QoS 1 alarm every 20 ms; a subscriber on
+ * `v1/dev/+/event` timestamps its arrival: alarm latency = publish → receipt (both ends
+ * in this process, performance.now()). CPU of each broker process (and of Redis for
+ * the hub) comes from /proc/<pid>/stat, divided by the messages of the phase.
+ *
+ * Ports: free ports chosen by the kernel (bind to port 0, then release), all on
+ * 127.0.0.1. Everything started here is stopped here.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hubKeys } from '@hub/protocol';
+import { demoDeviceSecret, generateDemoTownship, RegistryStore } from '@hub/registry';
+import { Redis } from 'ioredis';
+import type { Packet } from 'mqtt-packet';
+import { type Conn, type Credentials, connectAll, percentile } from './load.js';
+
+const { values: args } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    'phase-s': { type: 'string', default: '8' },
+    steady: { type: 'string', default: '8000' },
+    'max-rate': { type: 'string', default: '60000' },
+    only: { type: 'string' },
+  },
+});
+const N_DEVICES = Number(args.devices);
+const PHASE_MS = Math.min(20, Number(args['phase-s'])) * 1000;
+const WARMUP_MS = 1000;
+const STEADY_RATE = Number(args.steady);
+const MAX_RATE = Number(args['max-rate']);
+const ALARM_EVERY_MS = 20;
+const SEED = 'bench';
+const SVC = 'svc';
+/** Free ports picked by the kernel (port 0), filled in at start. */
+const PORTS = { redis: 0, hub: 0, hubHttp: 0, mosquitto: 0 };
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
+const RUN = Date.now().toString(36);
+
+const TELEMETRY = JSON.stringify({
+  v: 1,
+  id: 't',
+  ts: 1_764_600_000_000,
+  seq: 1,
+  kind: 'smoke',
+  smoke: 0.012,
+  temp: 23.5,
+  battery: 87,
+  rsrp: -95,
+  snr: 12,
+  pad: 'x'.repeat(80),
+});
+
+const children: ChildProcess[] = [];
+function stopAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', stopAll);
+process.on('SIGINT', () => process.exit(130));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+}
+
+async function waitPort(port: number, what: string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        res(true);
+      });
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+    await sleep(100);
+  }
+}
+
+function start(
+  cmd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess & { tail: string[] } {
+  const c = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+    tail: string[];
+  };
+  c.tail = [];
+  const keep = (b: Buffer) => {
+    c.tail.push(b.toString());
+    if (c.tail.length > 40) c.tail.shift();
+  };
+  c.stdout?.on('data', keep);
+  c.stderr?.on('data', keep);
+  children.push(c);
+  return c;
+}
+
+interface Target {
+  name: 'hub' | 'mosquitto';
+  port: number;
+  proc: ChildProcess & { tail: string[] };
+  device(id: string): Credentials;
+  service(name: string, suffix: string): Credentials;
+  extraCpuPid?: number;
+  metrics?: () => Promise<string>;
+}
+
+interface PhaseResult {
+  broker: string;
+  phase: string;
+  offeredPerS: number;
+  ingressPerS: number;
+  deliveredPerS: number;
+  brokerCpuUsPerMsg: number;
+  redisCpuUsPerMsg?: number;
+  alarmsSent: number;
+  alarmsReceived: number;
+  alarmP50Ms: number;
+  alarmP99Ms: number;
+  alarmMaxMs: number;
+  shed?: number;
+  alive: boolean;
+}
+
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name) && (line[name.length] === '{' || line[name.length] === ' ')) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+async function runTarget(t: Target, deviceIds: string[], alarmId: string, overloadRate: () => number) {
+  const results: PhaseResult[] = [];
+  const devices = await connectAll(
+    t.port,
+    deviceIds.map((id) => t.device(id)),
+  );
+  const [teleSub, eventSub, alarmDev] = await connectAll(t.port, [
+    t.service('hub-ingest', 'bench'),
+    t.service('hub-alerts', 'bench'),
+    t.device(alarmId),
+  ]);
+  if (!teleSub || !eventSub || !alarmDev) throw new Error('subscribers did not connect');
+  teleSub.subscribe('v1/dev/+/telemetry', 0);
+  eventSub.subscribe('v1/dev/+/event', 1);
+  await sleep(300);
+
+  let teleRecv = 0;
+  let eventRecv = 0;
+  let acks = 0;
+  let sent = 0;
+  const alarmTopic = `v1/dev/${alarmId}/event`;
+  const alarmSentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  teleSub.onPacket = (p) => {
+    if (p.cmd === 'publish') teleRecv++;
+  };
+  eventSub.onPacket = (p: Packet) => {
+    if (p.cmd !== 'publish') return;
+    const pub = p as { topic: string; payload: Buffer; messageId?: number; qos: number };
+    if (pub.qos > 0 && pub.messageId !== undefined) eventSub.puback(pub.messageId);
+    if (pub.topic === alarmTopic) {
+      const id = (JSON.parse(pub.payload.toString()) as { id: string }).id;
+      const at = alarmSentAt.get(id);
+      if (at !== undefined) {
+        latencies.push(performance.now() - at);
+        alarmSentAt.delete(id);
+      }
+    } else eventRecv++;
+  };
+  let mode: 'idle' | 'qos1' = 'idle';
+  let seq = 0;
+  const eventPayload = (n: number) =>
+    `{"v":1,"id":"e${RUN}-${n}","ts":${Date.now()},"seq":${n & 0xffff},"type":"test"}`;
+  for (const d of devices) {
+    d.onPacket = (p) => {
+      if (p.cmd !== 'puback') return;
+      d.inflight--;
+      acks++;
+      if (mode === 'qos1') {
+        sent++;
+        d.publish(`v1/dev/${d.creds.clientId}/event`, eventPayload(++seq), 1);
+      }
+    };
+  }
+
+  let rr = 0;
+  const teleTopics = devices.map((d) => `v1/dev/${d.creds.clientId}/telemetry`);
+  function sendTelemetry(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const k = rr++ % devices.length;
+      (devices[k] as Conn).publish(teleTopics[k] as string, TELEMETRY, 0);
+      sent++;
+    }
+  }
+
+  async function phase(name: string, body: { start(): void; stop(): void; offered?: () => number }) {
+    teleRecv = 0;
+    eventRecv = 0;
+    acks = 0;
+    sent = 0;
+    latencies.length = 0;
+    alarmSentAt.clear();
+    let alarmsSent = 0;
+    let alarmN = 0;
+    const alarmTimer = setInterval(() => {
+      const id = `a${RUN}-${t.name}-${name}-${++alarmN}`;
+      alarmSentAt.set(id, performance.now());
+      alarmsSent++;
+      alarmDev.publish(
+        alarmTopic,
+        `{"v":1,"id":"${id}","ts":${Date.now()},"seq":${alarmN & 0xffff},"type":"alarm"}`,
+        1,
+      );
+    }, ALARM_EVERY_MS);
+    body.start();
+    await sleep(WARMUP_MS);
+    const c0 = { tele: teleRecv, ev: eventRecv, acks, sent, lat: latencies.length, alarms: alarmsSent };
+    const cpu0 = cpuTicks(t.proc.pid as number);
+    const redis0 = t.extraCpuPid ? cpuTicks(t.extraCpuPid) : 0;
+    const shed0 = t.metrics ? metricSum(await t.metrics(), 'hub_broker_shed_total') : 0;
+    const t0 = performance.now();
+    await sleep(PHASE_MS - WARMUP_MS);
+    const secs = (performance.now() - t0) / 1000;
+    let alive = t.proc.exitCode === null && t.proc.signalCode === null;
+    const cpu1 = alive ? cpuTicks(t.proc.pid as number) : cpu0;
+    const redis1 = t.extraCpuPid ? cpuTicks(t.extraCpuPid) : 0;
+    const c1 = { tele: teleRecv, ev: eventRecv, acks, sent, alarms: alarmsSent };
+    body.stop();
+    clearInterval(alarmTimer);
+    await sleep(1500); // let the last alarms arrive
+    alive = t.proc.exitCode === null && t.proc.signalCode === null;
+    const shed1 = t.metrics && alive ? metricSum(await t.metrics(), 'hub_broker_shed_total') : shed0;
+    const isQos1 = name.startsWith('qos1');
+    const ingress = isQos1 ? c1.acks - c0.acks : c1.tele - c0.tele;
+    const sorted = latencies.slice().sort((a, b) => a - b);
+    const r: PhaseResult = {
+      broker: t.name,
+      phase: name,
+      offeredPerS: Math.round((c1.sent - c0.sent) / secs),
+      ingressPerS: Math.round(ingress / secs),
+      deliveredPerS: Math.round((isQos1 ? c1.ev - c0.ev : c1.tele - c0.tele) / secs),
+      brokerCpuUsPerMsg:
+        ingress > 0 ? Math.round((((cpu1 - cpu0) * 1e6) / CLK_TCK / ingress) * 10) / 10 : Number.NaN,
+      alarmsSent,
+      alarmsReceived: latencies.length,
+      alarmP50Ms: Math.round(percentile(sorted, 50) * 10) / 10,
+      alarmP99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
+      alarmMaxMs: Math.round((sorted[sorted.length - 1] ?? Number.NaN) * 10) / 10,
+      alive,
+    };
+    if (t.extraCpuPid && ingress > 0)
+      r.redisCpuUsPerMsg = Math.round((((redis1 - redis0) * 1e6) / CLK_TCK / ingress) * 10) / 10;
+    if (t.metrics) r.shed = shed1 - shed0;
+    results.push(r);
+    console.log(JSON.stringify(r));
+    // Drain between phases.
+    await sleep(1000);
+    return r;
+  }
+
+  await phase('qos1-closed', {
+    start() {
+      mode = 'qos1';
+      for (const d of devices) {
+        sent++;
+        d.publish(`v1/dev/${d.creds.clientId}/event`, eventPayload(++seq), 1);
+      }
+    },
+    stop() {
+      mode = 'idle';
+    },
+  });
+
+  function openLoop(rate: number) {
+    let timer: NodeJS.Timeout | null = null;
+    return {
+      start() {
+        const t0 = performance.now();
+        let due0 = sent;
+        timer = setInterval(() => {
+          const due = Math.floor(((performance.now() - t0) / 1000) * rate) - (sent - due0);
+          // At most 4 ticks' worth at once: a generator that fell behind does not burst.
+          if (due > 0) sendTelemetry(Math.min(due, Math.ceil(rate / 25)));
+          else if (due < -rate) due0 = sent;
+        }, 10);
+      },
+      stop() {
+        if (timer) clearInterval(timer);
+      },
+    };
+  }
+  const q0 = await phase(`qos0-max-${MAX_RATE}`, openLoop(MAX_RATE));
+  await phase(`qos0-steady-${STEADY_RATE}`, openLoop(STEADY_RATE));
+  const rate = overloadRate() || q0.deliveredPerS * 3;
+  await phase(`overload-3x-${rate}`, openLoop(rate));
+
+  for (const c of [...devices, teleSub, eventSub, alarmDev]) c.end();
+  return { results, q0Rate: q0.deliveredPerS };
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
+}
+
+async function main() {
+  for (const k of Object.keys(PORTS) as Array<keyof typeof PORTS>) PORTS[k] = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'broker-bench-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    // A private Redis with AOF, as the hub runs it.
+    const redisProc = start('redis-server', [
+      '--port',
+      String(PORTS.redis),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+    await waitPort(PORTS.redis, 'redis');
+    const redisUrl = `redis://127.0.0.1:${PORTS.redis}`;
+    const redis = new Redis(redisUrl);
+    const keys = hubKeys('bench');
+    const demo = generateDemoTownship({
+      seed: SEED,
+      buildings: 300,
+      devices: N_DEVICES + 10,
+      stations: 4,
+      serviceSecret: SVC,
+    });
+    await new RegistryStore(redis, keys).replaceAll(demo);
+    const snapshot = await new RegistryStore(redis, keys).load();
+    const ids = [...snapshot.devices.keys()].sort();
+    const deviceIds = ids.slice(0, N_DEVICES);
+    const alarmId = ids[N_DEVICES] as string;
+    console.log(
+      `registry: ${snapshot.devices.size} devices in a private Redis on ${PORTS.redis}; ${N_DEVICES} device connections per broker`,
+    );
+
+    const all: PhaseResult[] = [];
+    let hubQ0 = 0;
+    if (args.only !== 'mosquitto') {
+      const hub = start(process.execPath, ['--import', 'tsx', 'broker/src/main.ts'], {
+        ...process.env,
+        HUB_REDIS_URL: redisUrl,
+        HUB_KEY_PREFIX: 'bench',
+        HUB_MQTT_PORT: String(PORTS.hub),
+        HUB_BROKER_HTTP_PORT: String(PORTS.hubHttp),
+        HUB_LOG_LEVEL: 'warn',
+        // The generator opens all its connections from 127.0.0.1 at once.
+        HUB_MQTT_CONN_RATE_PER_ADDRESS: '100000',
+        HUB_MQTT_CONN_BURST_PER_ADDRESS: '100000',
+      });
+      await waitPort(PORTS.hub, 'hub broker');
+      const target: Target = {
+        name: 'hub',
+        port: PORTS.hub,
+        proc: hub,
+        device: (id) => ({ clientId: id, username: id, password: demoDeviceSecret(SEED, id) }),
+        service: (name, suffix) => ({ clientId: `${name}-${suffix}`, username: name, password: SVC }),
+        extraCpuPid: redisProc.pid as number,
+        metrics: async () => (await fetch(`http://127.0.0.1:${PORTS.hubHttp}/metrics`)).text(),
+      };
+      const { results, q0Rate } = await runTarget(target, deviceIds, alarmId, () => 0);
+      hubQ0 = q0Rate;
+      all.push(...results);
+      const m = await target.metrics?.().catch(() => '');
+      console.log(
+        `hub durable writes ok: ${metricSum(m ?? '', 'hub_broker_durable_writes_total')}, rejections: ${metricSum(m ?? '', 'hub_broker_rejections_total')}`,
+      );
+      const exited = hub.exitCode !== null || hub.signalCode !== null;
+      if (exited) console.log(`HUB BROKER DIED:\n${hub.tail.join('')}`);
+      hub.kill('SIGTERM');
+      await sleep(500);
+    }
+    if (args.only !== 'hub') {
+      const conf = join(dir, 'mosquitto.conf');
+      writeFileSync(
+        conf,
+        [
+          `listener ${PORTS.mosquitto} 127.0.0.1`,
+          'allow_anonymous true',
+          'persistence false',
+          'set_tcp_nodelay true',
+          'max_queued_messages 100000',
+          'log_dest stderr',
+          'log_type error',
+          '',
+        ].join('\n'),
+      );
+      const mosq = start('mosquitto', ['-c', conf]);
+      await waitPort(PORTS.mosquitto, 'mosquitto');
+      const target: Target = {
+        name: 'mosquitto',
+        port: PORTS.mosquitto,
+        proc: mosq,
+        device: (id) => ({ clientId: id }),
+        service: (name, suffix) => ({ clientId: `${name}-${suffix}` }),
+      };
+      const { results } = await runTarget(target, deviceIds, alarmId, () => hubQ0 * 3);
+      all.push(...results);
+      if (mosq.exitCode !== null || mosq.signalCode !== null)
+        console.log(`MOSQUITTO DIED:\n${mosq.tail.join('')}`);
+      mosq.kill('SIGTERM');
+    }
+    redis.disconnect();
+    redisProc.kill('SIGTERM');
+    await sleep(300);
+
+    console.log(
+      '\n| broker | phase | offered msg/s | ingress msg/s | delivered msg/s | broker CPU µs/msg | Redis CPU µs/msg | alarms recv/sent | alarm p50 ms | alarm p99 ms | alarm max ms | shed | alive |',
+    );
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const r of all) {
+      console.log(
+        `| ${r.broker} | ${r.phase} | ${r.offeredPerS} | ${r.ingressPerS} | ${r.deliveredPerS} | ${r.brokerCpuUsPerMsg} | ${r.redisCpuUsPerMsg ?? '–'} | ${r.alarmsReceived}/${r.alarmsSent} | ${r.alarmP50Ms} | ${r.alarmP99Ms} | ${r.alarmMaxMs} | ${r.shed ?? '–'} | ${r.alive ? 'yes' : 'NO'} |`,
+      );
+    }
+  } finally {
+    stopAll();
+    cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  },
+);
