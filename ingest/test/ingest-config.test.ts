@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from '@hub/protocol';
 import { describe, expect, it } from 'vitest';
-import { influxAuthOf, ingestConfigSchema } from '../src/ingest-config.js';
+import { influxAuthOf, ingestConfigSchema, spoolDirOf, writePolicyOf } from '../src/ingest-config.js';
 import { nextReconnectDelay } from '../src/mqtt-source.js';
 
 const parse = (env: Record<string, string | undefined>) => parseConfig('ingest', ingestConfigSchema, env);
@@ -55,6 +55,41 @@ describe('ingest config', () => {
     expect(() =>
       parse({ ...base, HUB_INFLUX_USERNAME: 'u', HUB_INFLUX_PASSWORD: 'p', HUB_INFLUX_TOKEN: 't' }),
     ).toThrow(/not both/);
+  });
+});
+
+describe('ingest config: spool, schema, heartbeat, rules, carriers', () => {
+  const base = { HUB_SERVICE_SECRET: 'secret-123' };
+
+  it('defaults: spool per prefix/db, rp raw when the schema is managed, heartbeat and rules on, carriers off', () => {
+    const c = parse(base);
+    expect(spoolDirOf(c)).toBe('.local/ingest-spool/hub-hub');
+    expect(writePolicyOf(c)).toBe('raw');
+    expect(writePolicyOf(parse({ ...base, HUB_INFLUX_SCHEMA: 'none' }))).toBeUndefined();
+    expect(c.HUB_INGEST_HEARTBEAT_ENABLED).toBe(true);
+    expect(c.HUB_INGEST_HEARTBEAT.kinds.smoke.intervalMs).toBe(24 * 3_600_000);
+    expect(c.HUB_INGEST_RULES.electric.residualMa.alarmAt).toBe(300);
+    expect(c.HUB_INGEST_CARRIER_PORT).toBeUndefined();
+    expect(c.HUB_INGEST_SPOOL_FSYNC).toBe('interval');
+  });
+
+  it('refuses bad JSON for heartbeat/rules, a spool smaller than two segments and bad durations', () => {
+    const v = (env: Record<string, string>) => {
+      try {
+        parse({ ...base, ...env });
+        return '';
+      } catch (err) {
+        return (err as ConfigError).violations.join('\n');
+      }
+    };
+    expect(v({ HUB_INGEST_HEARTBEAT: '{bad' })).toMatch(/invalid heartbeat config/);
+    expect(v({ HUB_INGEST_RULES: '{"electric":{"residualMa":{"alarmAt":1,"clearBelow":2}}}' })).toMatch(
+      /invalid rules config/,
+    );
+    expect(
+      v({ HUB_INGEST_SPOOL_MAX_BYTES: String(1 << 20), HUB_INGEST_SPOOL_SEGMENT_BYTES: String(1 << 20) }),
+    ).toMatch(/two segments/);
+    expect(v({ HUB_INFLUX_RAW_RETENTION: '30 days' })).toMatch(/HUB_INFLUX_RAW_RETENTION/);
   });
 });
 
