@@ -29,7 +29,7 @@ async function request(method, url, body, contentType = 'application/json') {
   } catch {
     data = null;
   }
-  if (res.status === 401 && !url.startsWith('/api/auth/')) {
+  if (res.status === 401 && url !== '/api/auth/login' && url !== '/api/auth/logout') {
     // Session expired or revoked (shift change): back to the login page, then here again.
     location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
@@ -58,6 +58,7 @@ export const api = {
   logout: () => request('POST', '/api/auth/logout', {}),
   me: () => request('GET', '/api/auth/me'),
   revokeStation: (stationId) => request('POST', '/api/sessions/revoke', { stationId }),
+  accounts: () => request('GET', '/api/accounts'),
   map: () => request('GET', '/api/township/map'),
   fleet: () => request('GET', '/api/township/fleet'),
   tickets: (state = 'open', limit = 200) => request('GET', `/api/tickets?state=${state}&limit=${limit}`),

@@ -506,7 +506,12 @@ live = connectLive(`/api/stations/${encodeURIComponent(stationId)}/live`, {
     setConn(true);
     void reload();
   },
-  onDown: () => setConn(false),
+  onDown: () => {
+    setConn(false);
+    // A revoked session (shift change) ends the stream: /me answers 401 and api.js
+    // sends the browser to the login page.
+    void api.me().catch(() => undefined);
+  },
   onPage: (page) => {
     if (page.stationId !== stationId) return;
     const it = item(page.incidentId);

@@ -192,7 +192,7 @@ async function showTab() {
   } else if (tab === 'fleet') await loadFleet();
   else if (tab === 'tickets') await loadTickets();
   else if (tab === 'stats') await loadStats();
-  else if (tab === 'settings') await loadKeyPeriod();
+  else if (tab === 'settings') await Promise.all([loadKeyPeriod(), loadDuty()]);
   document.body.dataset.loaded = tab;
 }
 
@@ -262,6 +262,54 @@ function renderKeyPeriod(s) {
           el('li', { text: `${p.name}：${formatTime(p.start, 0)} – ${formatTime(p.end, 0)}` }),
         )),
   );
+}
+
+async function loadDuty() {
+  try {
+    const [{ stations }, { accounts }] = await Promise.all([api.stations(), api.accounts()]);
+    const officers = new Map();
+    for (const a of accounts)
+      if (a.role === 'officer' && !a.disabled)
+        officers.set(a.stationId, (officers.get(a.stationId) ?? 0) + 1);
+    $('duty-rows').replaceChildren(
+      el(
+        'tr',
+        {},
+        ...['t.duty.station', 't.duty.onDuty', 't.duty.accounts', ''].map((k) =>
+          el('th', { text: k ? t(k) : '' }),
+        ),
+      ),
+      ...stations.map((s) =>
+        el(
+          'tr',
+          { dataset: { stationId: s.id } },
+          el('td', { text: s.name }),
+          el('td', { text: s.onDuty ? `${s.officersOnDuty}` : t('t.duty.stoodDown') }),
+          el('td', { text: String(officers.get(s.id) ?? 0) }),
+          el(
+            'td',
+            {},
+            el('button', {
+              type: 'button',
+              class: 'btn btn-plain btn-end-shift',
+              text: t('t.duty.endShift'),
+              onclick: async () => {
+                try {
+                  const r = await api.revokeStation(s.id);
+                  $('duty-result').textContent = t('t.duty.ended', { s: s.name, n: r.revoked });
+                } catch (err) {
+                  $('duty-result').textContent =
+                    err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+                }
+              },
+            }),
+          ),
+        ),
+      ),
+    );
+  } catch (err) {
+    $('duty-result').textContent = err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+  }
 }
 
 async function loadKeyPeriod() {
@@ -353,7 +401,10 @@ live = connectLive('/api/live', {
     setConn(true);
     void reload();
   },
-  onDown: () => setConn(false),
+  onDown: () => {
+    setConn(false);
+    void api.me().catch(() => undefined); // 401 after a revoked session → login page
+  },
   onIncident: (inc) => {
     incidents.set(inc.id, inc);
     if (incidents.size > MAX_ROWS * 2) {

@@ -26,6 +26,8 @@ declare function getComputedStyle(node: unknown): { backgroundColor: string };
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
 let hub: E2eHub;
+/** The s2 officer's page, kept for the shift-change test. */
+let officerS2: Page;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 /** Uncaught errors in the pages: the last test asserts there were none. */
@@ -127,6 +129,7 @@ describe('station console in Chromium', () => {
 
   it("another station's officer can neither see nor act on it", async () => {
     const other = await loginAs('duty-s2', '/station/s2');
+    officerS2 = other;
     await other.waitForSelector('#conn.conn-up');
     expect(await other.isVisible('#empty')).toBe(true);
     expect(await other.$$('.card')).toHaveLength(0);
@@ -348,6 +351,19 @@ describe('township console in Chromium', () => {
         'b3,南塘村5号',
       ),
     );
+  });
+
+  it("shift change from the township console logs the station's officers out of their consoles", async () => {
+    // The s2 officer is back on their own console.
+    await officerS2.goto(`${hub.base}/station/s2`);
+    await officerS2.waitForSelector('#conn.conn-up');
+    await operator.waitForSelector('#duty-rows tr[data-station-id="s2"] .btn-end-shift');
+    await operator.click('#duty-rows tr[data-station-id="s2"] .btn-end-shift');
+    await operator.waitForFunction(() =>
+      /已注销 1 个登录/.test(document.querySelector('#duty-result')?.textContent ?? ''),
+    );
+    // Their live stream is closed at once; the console notices and goes to the login page.
+    await officerS2.waitForURL(/\/login\?next=%2Fstation%2Fs2/, { timeout: 20_000 });
   });
 
   it('Swagger UI at /docs renders the API from the OpenAPI document', async () => {
