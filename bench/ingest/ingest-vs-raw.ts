@@ -2,7 +2,7 @@
  * Points per second through ingest into InfluxDB, side by side with the raw write
  * capacity of the same InfluxDB, in one run; CPU µs per point of ingest.
  *
- *   flock /tmp/heavy.lock npx tsx bench/ingest/ingest-vs-raw.ts [--lines 600000] [--port 42201]
+ *   flock /tmp/heavy.lock npx tsx bench/ingest/ingest-vs-raw.ts [--lines 600000] [--port 42201] [--gzip-min-bytes 0]
  *
  * - A PRIVATE influxd (bench/ingest's own folder and ports, never the shared one) is
  *   started and stopped by this script.
@@ -44,6 +44,8 @@ function arg(name: string, def: number): number {
 const TARGET_LINES = arg('lines', 600_000);
 const PORT = arg('port', 42201);
 const BATCH = 5000;
+/** Gzip request bodies above this many bytes (ingest's HUB_INGEST_GZIP_MIN_BYTES); default off, like the raw phase. */
+const GZIP_MIN = arg('gzip-min-bytes', 0);
 
 // --- fleet -------------------------------------------------------------------
 const township: Township = { id: 'tw-b', name: 'Bench', lat: 25.8, lon: 114.9, fireOfficePhone: '0' };
@@ -186,6 +188,7 @@ async function ingestPhase(http: InfluxHttp, db: string, pid: number) {
     batchSize: BATCH,
     flushIntervalMs: 1000,
     maxBufferedLines: 200_000,
+    gzipThreshold: GZIP_MIN > 0 ? GZIP_MIN : Number.MAX_SAFE_INTEGER,
     spill: (l) => holder.sink?.spill(l),
   });
   const spool = new DiskSpool({ dir, maxBytes: 1 << 30, segmentBytes: 64 << 20, fsync: 'interval' });

@@ -42,6 +42,12 @@ export const ingestConfigSchema = z
      * 60 s; readings on the dashboard must be seconds old at most, so ≤ 1 s.
      */
     HUB_INGEST_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(1000),
+    /**
+     * Gzip write bodies larger than this (bytes); 0 = never. Off by default: InfluxDB is
+     * normally on the same host or LAN, and gzip costs CPU on both sides (a 5,000-line
+     * batch is ~1 MB). Turn it on for a remote InfluxDB over a thin link.
+     */
+    HUB_INGEST_GZIP_MIN_BYTES: z.coerce.number().int().min(0).default(0),
     /** Lines accepted but not yet acknowledged (batch + in flight + retry). Past it: drop + count. */
     HUB_INGEST_MAX_BUFFERED_LINES: z.coerce.number().int().min(1000).max(10_000_000).default(200_000),
     /** Heartbeat supervision (offline from missed heartbeats); `false` turns it off. */

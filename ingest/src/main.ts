@@ -97,6 +97,8 @@ async function main(): Promise<void> {
     flushIntervalMs: config.HUB_INGEST_FLUSH_INTERVAL_MS,
     maxBufferedLines: config.HUB_INGEST_MAX_BUFFERED_LINES,
     retentionPolicy: writePolicyOf(config),
+    gzipThreshold:
+      config.HUB_INGEST_GZIP_MIN_BYTES === 0 ? Number.MAX_SAFE_INTEGER : config.HUB_INGEST_GZIP_MIN_BYTES,
     observeWriteLatency: metrics.observeWriteLatency,
     spill: (lines) => spillTo.sink?.spill(lines),
     logger: log.child({ component: 'influx-writer' }),
