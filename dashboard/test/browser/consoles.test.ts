@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Incident } from '@hub/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_PASSWORD } from '../support/auth.js';
 import { launchChromium } from '../support/chromium.js';
 import { type E2eHub, startE2eHub } from '../support/e2e-hub.js';
@@ -23,6 +23,9 @@ declare function getComputedStyle(node: unknown): { backgroundColor: string };
  * and a takeover on the duty console; the officer's clicks go through the actions
  * stream to alerts and come back on the live stream.
  */
+// A loaded CI machine (two cores, other suites in parallel) makes a real browser slow.
+vi.setConfig({ testTimeout: 90_000 });
+
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
 let hub: E2eHub;
@@ -36,6 +39,7 @@ const pageErrors: string[] = [];
 async function loginAs(username: string, path: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
   contexts.push(ctx);
+  ctx.setDefaultTimeout(45_000);
   await ctx.grantPermissions(['notifications'], { origin: hub.base });
   const page = await ctx.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${username}: ${err.message}`));
@@ -75,7 +79,10 @@ describe('station console in Chromium', () => {
   it('logs in through the login page and warns loudly while sound is off', async () => {
     officer = await loginAs('duty-s1', '/station/s1');
     await officer.waitForSelector('#conn.conn-up');
-    expect(await officer.textContent('#station-name')).toContain('东坑村微型消防站');
+    // The name comes with the first REST load after the stream opens.
+    await officer.waitForFunction(() =>
+      /东坑村微型消防站/.test(document.querySelector('#station-name')?.textContent ?? ''),
+    );
     expect(await officer.textContent('#sound-notice')).toContain('声音未开启');
     expect(await officer.getAttribute('body', 'data-sound')).toBe('off');
     await officer.click('#start-duty');
