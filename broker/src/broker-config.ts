@@ -72,13 +72,14 @@ export const brokerEnvSchema = z
     /**
      * New connections per second (token bucket) from one source address, and its burst.
      * Generous: a carrier NAT can put thousands of devices behind one address, and they
-     * all reconnect after a power cut.
+     * all reconnect after a power cut (the fleet simulator on one machine is such a
+     * case: it connects at 1,000/s by default). Tighten per deployment.
      */
-    HUB_MQTT_CONN_RATE_PER_ADDRESS: intEnv(200, 1, 1_000_000),
-    HUB_MQTT_CONN_BURST_PER_ADDRESS: intEnv(2000, 1, 1_000_000),
+    HUB_MQTT_CONN_RATE_PER_ADDRESS: intEnv(2000, 1, 1_000_000),
+    HUB_MQTT_CONN_BURST_PER_ADDRESS: intEnv(10_000, 1, 1_000_000),
     /** New connections per second for the whole broker, and its burst. */
-    HUB_MQTT_CONN_RATE_GLOBAL: intEnv(2000, 1, 1_000_000),
-    HUB_MQTT_CONN_BURST_GLOBAL: intEnv(5000, 1, 1_000_000),
+    HUB_MQTT_CONN_RATE_GLOBAL: intEnv(5000, 1, 1_000_000),
+    HUB_MQTT_CONN_BURST_GLOBAL: intEnv(20_000, 1, 1_000_000),
     /** Source addresses remembered by the per-address limit (memory bound). */
     HUB_MQTT_TRACKED_ADDRESSES: intEnv(10_000, 1, 1_000_000),
     /** Failed logins: delay of the second refusal, doubled each time up to the max. */
