@@ -251,6 +251,24 @@ describe('live streams over a real socket', () => {
     ]);
   });
 
+  it('hazard tickets reach township streams only, enriched with the building', async () => {
+    const s1 = await openReady('/api/stations/s1/live');
+    const tw1 = await openReady('/api/live', 'op-tw1');
+    const tw2 = await openReady('/api/live', 'op-tw2');
+    const ticket = { id: 'HZ-1', township: 'tw1', buildingId: 'b1', lane: 'electrical', state: 'open' };
+    await publish(JSON.stringify({ type: 'ticket', ticket }));
+    await publish({ type: 'incident', incident: makeIncident('inc-after-ticket') });
+    await waitFor(
+      () => tw1.of('ticket').length === 1 && s1.of('incident').length >= 1,
+      10_000,
+      'ticket on tw1',
+    );
+    const [msg] = tw1.of('ticket') as Array<{ ticket: { id: string; building: { name: string } } }>;
+    expect(msg!.ticket).toMatchObject({ id: 'HZ-1', building: { name: '东坑村1号' } });
+    expect(s1.of('ticket')).toEqual([]);
+    expect(tw2.of('ticket')).toEqual([]);
+  });
+
   it("revoking a station's sessions (shift change) ends its officers' open streams", async () => {
     const extra = 'off-s3';
     const s3 = await openReady('/api/stations/s3/live', extra);
