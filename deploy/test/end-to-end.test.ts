@@ -8,7 +8,9 @@
  * counted and must not stop anything.
  */
 
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type Device, deviceTopic, hubKeys, type PageMessage, stationTopic } from '@hub/protocol';
 import {
   demoDeviceSecret,
@@ -37,6 +39,7 @@ import {
   waitForHttp,
 } from '../src/hub-processes.js';
 
+const execFileAsync = promisify(execFile);
 const SEED = 'e2e';
 const SERVICE_SECRET = 'e2e-service-secret';
 
@@ -93,6 +96,21 @@ describe('hub end to end (real broker, Redis, InfluxDB)', () => {
       serviceSecret: SERVICE_SECRET,
     });
     await new RegistryStore(redis, keys).replaceAll(data);
+    // The duty officers' dashboard accounts, through the same command the demo runs.
+    await execFileAsync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'dashboard/src/accounts-cli.ts'),
+        'seed-demo',
+        '--redis',
+        testRedisUrl(),
+        '--prefix',
+        keys.prefix,
+      ],
+      { cwd: REPO_ROOT },
+    );
     const [mqttPort, brokerHttpPort, ingestPort, alertsPort, dashPort] = await freePorts(5);
     mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
     dashboardUrl = `http://127.0.0.1:${dashPort}`;
@@ -165,8 +183,19 @@ describe('hub end to end (real broker, Redis, InfluxDB)', () => {
     station.on('message', (_t, payload) => pages.push(JSON.parse(payload.toString()) as PageMessage));
     await station.subscribeAsync(stationTopic(expected.id, 'page'), { qos: 1 });
 
-    // The dashboard's live stream for the same station.
-    const sse = await fetch(`${dashboardUrl}/api/stations/${expected.id}/live`);
+    // The dashboard's live stream for the same station, as its duty officer sees it.
+    const login = await fetch(`${dashboardUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        username: `duty-${expected.id}`.toLowerCase(),
+        password: `duty-${expected.id}-demo`.toLowerCase(),
+      }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^hub_session=/);
+    const sse = await fetch(`${dashboardUrl}/api/stations/${expected.id}/live`, { headers: { cookie } });
     expect(sse.status).toBe(200);
     const reader = sse.body!.getReader();
     let sseText = '';
