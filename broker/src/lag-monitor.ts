@@ -1,8 +1,10 @@
 /**
  * Event-loop lag as the broker's overload signal. A timer that should fire every
- * `intervalMs` measures how late it fires; when the lag reaches `onMs` the broker is
- * "overloaded" (telemetry is shed, see broker-hooks.ts) until it falls below `offMs`
- * (hysteresis, so shedding does not flap on every sample). The decision is pure
+ * `intervalMs` measures how late it fires; when the lag is at least `onMs` on
+ * `onSamples` consecutive samples the broker is "overloaded" (telemetry is shed, see
+ * broker-hooks.ts) until it falls below `offMs` (hysteresis, so shedding does not flap
+ * on every sample). The consecutive samples keep one GC pause or a start-up blip from
+ * dropping telemetry: a real overload lags on every sample. The decision is pure
  * (`sample`); only `startLagSampler` touches timers.
  */
 
@@ -11,6 +13,8 @@ export interface LagConfig {
   onMs: number;
   /** Lag below which shedding stops, ms. */
   offMs: number;
+  /** Consecutive samples at or above onMs before shedding starts (default 3). */
+  onSamples?: number;
 }
 
 export class LagMonitor {
@@ -18,14 +22,20 @@ export class LagMonitor {
   lagMs = 0;
   /** Read on every telemetry publish: one boolean, no computation. */
   overloaded = false;
+  private high = 0;
 
   constructor(private readonly cfg: Readonly<LagConfig>) {}
 
   sample(lagMs: number): void {
     this.lagMs = lagMs;
     if (this.cfg.onMs <= 0) return;
-    if (!this.overloaded && lagMs >= this.cfg.onMs) this.overloaded = true;
-    else if (this.overloaded && lagMs < this.cfg.offMs) this.overloaded = false;
+    if (!this.overloaded) {
+      this.high = lagMs >= this.cfg.onMs ? this.high + 1 : 0;
+      if (this.high >= (this.cfg.onSamples ?? 3)) this.overloaded = true;
+    } else if (lagMs < this.cfg.offMs) {
+      this.overloaded = false;
+      this.high = 0;
+    }
   }
 }
 

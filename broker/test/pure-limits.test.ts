@@ -95,13 +95,21 @@ describe('LoginBackoff', () => {
 });
 
 describe('LagMonitor', () => {
-  it('turns overloaded on at onMs and off only below offMs', () => {
-    const m = new LagMonitor({ onMs: 100, offMs: 50 });
-    const seen = [10, 99, 100, 80, 51, 49, 120, 0].map((lag) => {
+  it('turns overloaded on after onSamples samples at onMs, and off only below offMs', () => {
+    const m = new LagMonitor({ onMs: 100, offMs: 50, onSamples: 2 });
+    const seen = [10, 99, 100, 10, 100, 120, 80, 51, 49, 120, 0].map((lag) => {
       m.sample(lag);
       return m.overloaded;
     });
-    expect(seen).toEqual([false, false, true, true, true, false, true, false]);
+    expect(seen).toEqual([false, false, false, false, false, true, true, true, false, false, false]);
+  });
+
+  it('one lag spike (a GC pause) does not shed with the default of 3 samples', () => {
+    const m = new LagMonitor({ onMs: 100, offMs: 50 });
+    for (const lag of [5, 400, 5, 300, 300, 5]) m.sample(lag);
+    expect(m.overloaded).toBe(false);
+    for (const lag of [150, 150, 150]) m.sample(lag);
+    expect(m.overloaded).toBe(true);
   });
 
   it('never sheds when onMs is 0', () => {
