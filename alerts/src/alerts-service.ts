@@ -118,6 +118,7 @@ export class AlertsService {
       metrics: this.metrics,
       logger,
       ...(opts.sweepMinAgeMs !== undefined ? { sweepMinAgeMs: opts.sweepMinAgeMs } : {}),
+      notices: () => this.notifier,
     });
     this.timers = new EscalationTimers({
       connection: redis,

@@ -20,7 +20,7 @@ import {
   type Notice,
   pendingTimers,
 } from './incident-decision.js';
-import type { IncidentStore, StoredIncident } from './incident-store.js';
+import { type IncidentStore, noticeOutboxField, type StoredIncident } from './incident-store.js';
 import type { LadderPolicy } from './ladder-policy.js';
 import type { TravelTimes } from './station-choice.js';
 import { type Corroboration, DEFAULT_VERIFICATION, type VerificationParams } from './verification.js';
@@ -42,7 +42,7 @@ export interface PageDispatch {
 
 /** Where notices (SMS / voice / WeCom through the webhook channel) go; see notifier.ts. */
 export interface IncidentNoticeSink {
-  notify(notices: readonly Notice[], incident: Incident): Promise<void>;
+  notify(notices: readonly Notice[], incident: Pick<Incident, 'id' | 'township' | 'grid'>): Promise<void>;
 }
 
 export interface IncidentEngineOptions {
@@ -124,6 +124,7 @@ export class IncidentEngine {
             d.change.audit,
             [],
             this.opts.clock(),
+            this.noticesOf(d.change),
           );
           if (saved === null) {
             metrics.casConflicts.inc();
@@ -135,7 +136,13 @@ export class IncidentEngine {
         }
         case 'open': {
           const change = assignIncidentId(d.change, await store.nextId());
-          const res = await store.create(change.incident, change.audit, change.pages, this.opts.clock());
+          const res = await store.create(
+            change.incident,
+            change.audit,
+            change.pages,
+            this.opts.clock(),
+            this.noticesOf(change),
+          );
           if (!res.ok) {
             // Another alarm of the building opened one first: decide again (it folds).
             metrics.casConflicts.inc();
@@ -296,6 +303,7 @@ export class IncidentEngine {
       change.audit,
       change.pages,
       this.opts.clock(),
+      this.noticesOf(change),
     );
     if (saved === null) {
       this.opts.metrics.casConflicts.inc();
@@ -303,6 +311,11 @@ export class IncidentEngine {
     }
     await this.afterCommit(change);
     return true;
+  }
+
+  /** Notices of a change, when a notifier is configured (none are stored otherwise). */
+  private noticesOf(change: IncidentChange): readonly Notice[] {
+    return this.opts.notices !== undefined ? (change.notices ?? []) : [];
   }
 
   /** The open incident and the recent corroboration of a building, in one round trip for both keys. */
@@ -363,14 +376,23 @@ export class IncidentEngine {
         logger.warn({ err, incidentId: change.incident.id }, 'live incident update not published');
       }),
     );
-    const notices = change.notices;
-    if (notices !== undefined && notices.length > 0 && this.opts.notices !== undefined) {
-      // Notices are queued durably by the notifier; a failure to queue is logged, the
-      // page (the station's screen) has already gone its own way.
+    const notices = this.noticesOf(change);
+    if (notices.length > 0 && this.opts.notices !== undefined) {
+      // Committed in the outbox with the change; queued now and removed from the
+      // outbox once queued. A failure leaves them for the sweeper.
+      const sink = this.opts.notices;
       work.push(
-        this.opts.notices.notify(notices, change.incident).catch((err: unknown) => {
-          logger.error({ err, incidentId: change.incident.id }, 'notices not queued');
-        }),
+        sink
+          .notify(notices, change.incident)
+          .then(() =>
+            this.opts.redis.hdel(this.opts.akeys.outbox, ...notices.map((n, i) => noticeOutboxField(n, i))),
+          )
+          .catch((err: unknown) => {
+            logger.error(
+              { err, incidentId: change.incident.id },
+              'notices not queued; the outbox sweeper retries',
+            );
+          }),
       );
     }
     if (change.incident.verification === 'confirmed') {

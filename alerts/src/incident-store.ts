@@ -1,6 +1,7 @@
 import type { AuditEntry, HubKeys, Incident, PageMessage } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import { type AlertsKeys, UNPAGED_AUDIT_MAX } from './alerts-keys.js';
+import type { Notice } from './incident-decision.js';
 import { formatIncidentId } from './incident-decision.js';
 
 /**
@@ -34,6 +35,21 @@ export interface OutboxEntry {
   readonly page: PageMessage;
   /** When the change that decided the page was committed, ms. */
   readonly createdAt: number;
+}
+
+/**
+ * A notice (SMS / voice / WeCom, notifier.ts) decided with a change: committed in the
+ * same outbox, field `noticeOutboxField(...)`, so a crash between the commit and the
+ * delivery queue loses none (the sweeper queues it; delivery ids are deterministic).
+ */
+export interface NoticeOutboxEntry {
+  readonly notice: Notice;
+  readonly incident: Pick<Incident, 'id' | 'township' | 'grid'>;
+  readonly createdAt: number;
+}
+
+export function noticeOutboxField(n: Notice, i: number): string {
+  return `notice:${n.incidentId}:${n.kind}:${n.step}:${n.stationId ?? '-'}:${i}`;
 }
 
 export type CreateResult = { ok: true; stored: StoredIncident } | { ok: false; existingId: string };
@@ -126,11 +142,13 @@ export class IncidentStore {
     audit: AuditEntry[],
     pages: PageMessage[],
     now: number,
+    notices: readonly Notice[] = [],
   ): Promise<CreateResult> {
     const raw = JSON.stringify(incident);
     const args: (string | number)[] = [incident.id, raw, incident.openedAt, audit.length];
     for (const a of audit) args.push(JSON.stringify(a));
     pushOutbox(args, pages, now);
+    pushNotices(args, incident, notices, now);
     const res = await this.openScript(
       [
         this.keys.incident(incident.id),
@@ -153,6 +171,7 @@ export class IncidentStore {
     audit: AuditEntry[],
     pages: PageMessage[],
     now: number,
+    notices: readonly Notice[] = [],
   ): Promise<StoredIncident | null> {
     const raw = JSON.stringify(next);
     const args: (string | number)[] = [
@@ -164,6 +183,7 @@ export class IncidentStore {
     ];
     for (const a of audit) args.push(JSON.stringify(a));
     pushOutbox(args, pages, now);
+    pushNotices(args, next, notices, now);
     const res = await this.updateScript(
       [
         this.keys.incident(next.id),
@@ -211,4 +231,17 @@ function pushOutbox(args: (string | number)[], pages: PageMessage[], now: number
     const entry: OutboxEntry = { page, createdAt: now };
     args.push(page.pageId, JSON.stringify(entry));
   }
+}
+
+function pushNotices(
+  args: (string | number)[],
+  incident: Incident,
+  notices: readonly Notice[],
+  now: number,
+): void {
+  const ref = { id: incident.id, township: incident.township, grid: incident.grid };
+  notices.forEach((notice, i) => {
+    const entry: NoticeOutboxEntry = { notice, incident: ref, createdAt: now };
+    args.push(noticeOutboxField(notice, i), JSON.stringify(entry));
+  });
 }

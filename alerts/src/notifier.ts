@@ -54,7 +54,7 @@ export interface DeliveryPlan {
 /** Pure: the deliveries a notice asks for, before throttling. */
 export function planNotice(
   notice: Notice,
-  incident: Incident,
+  incident: Pick<Incident, 'id' | 'township' | 'grid'>,
   registry: Pick<RegistrySnapshot, 'stations' | 'townships'>,
 ): DeliveryPlan[] {
   if (notice.kind === 'page' || notice.kind === 'remind') {
@@ -92,7 +92,10 @@ export function planNotice(
 export class Notifier implements IncidentNoticeSink, TicketNoticeSink {
   constructor(private readonly opts: NotifierOptions) {}
 
-  async notify(notices: readonly Notice[], incident: Incident): Promise<void> {
+  async notify(
+    notices: readonly Notice[],
+    incident: Pick<Incident, 'id' | 'township' | 'grid'>,
+  ): Promise<void> {
     const registry = this.opts.registry();
     for (const n of notices) {
       for (const plan of planNotice(n, incident, registry)) {

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AlertsKeys } from './alerts-keys.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
-import type { OutboxEntry } from './incident-store.js';
+import type { IncidentNoticeSink } from './incident-engine.js';
+import type { NoticeOutboxEntry, OutboxEntry } from './incident-store.js';
 import type { PageSender } from './page-sender.js';
 
 /**
@@ -43,6 +44,8 @@ export interface PageDispatcherOptions {
   sweepMinAgeMs?: number;
   /** Entries looked at per sweep (bounded work per tick). */
   sweepBatch?: number;
+  /** Where notice entries of the outbox go (the notifier); without it they are dropped. */
+  notices?: () => IncidentNoticeSink | null;
 }
 
 export type DispatchResult = 'sent' | 'duplicate' | 'failed' | 'in_flight';
@@ -96,12 +99,24 @@ export class PageDispatcher {
       for (let i = 0; i + 1 < flat.length; i += 2) {
         seen++;
         const pageId = flat[i]!;
-        let entry: OutboxEntry;
+        let entry: OutboxEntry | NoticeOutboxEntry;
         try {
-          entry = JSON.parse(flat[i + 1]!) as OutboxEntry;
+          entry = JSON.parse(flat[i + 1]!) as OutboxEntry | NoticeOutboxEntry;
         } catch {
           this.opts.logger.error({ pageId }, 'unreadable outbox entry dropped');
           await redis.hdel(akeys.outbox, pageId);
+          continue;
+        }
+        if ('notice' in entry) {
+          if (now - entry.createdAt < this.sweepMinAgeMs) continue;
+          // A notice committed with its change but not queued (crash, Redis hiccup).
+          const sink = this.opts.notices?.() ?? null;
+          try {
+            if (sink !== null) await sink.notify([entry.notice], entry.incident);
+            await redis.hdel(akeys.outbox, pageId);
+          } catch (err) {
+            this.opts.logger.warn({ err, field: pageId }, 'outbox notice not queued; retrying next sweep');
+          }
           continue;
         }
         if (now - entry.createdAt < this.sweepMinAgeMs || this.inFlight.has(pageId)) continue;

@@ -6,6 +6,7 @@ import { cleanupPrefix, testKeys, testRedis } from '@hub/registry/test-support';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alertsKeys } from '../src/alerts-keys.js';
+import { type NoticeOutboxEntry, noticeOutboxField } from '../src/incident-store.js';
 import { Notifier } from '../src/notifier.js';
 import type { Delivery } from '../src/webhook-channel.js';
 import { b1, devices, stations, township } from './fixtures.js';
@@ -129,6 +130,50 @@ describe('signed webhook channel', () => {
       ]);
     }
     expect(audit.find((a) => a.kind === 'delivery_sent')?.detail).toContain('attempt 3, HTTP 200');
+  });
+});
+
+describe('notices in the outbox', () => {
+  it('a notice committed but never queued (crash) is queued by the sweeper', async () => {
+    h = await Harness.create(broker, 'webhook_outbox');
+    const akeys = alertsKeys(h.keys);
+    const notice = {
+      kind: 'fire_office' as const,
+      incidentId: 'INC-000077',
+      stationId: null,
+      step: 4,
+      text: 'no station accepted',
+    };
+    const entry: NoticeOutboxEntry = {
+      notice,
+      incident: { id: 'INC-000077', township: 'T1', grid: 'G1' },
+      createdAt: Date.now() - 60_000,
+    };
+    await h.redis.hset(akeys.outbox, noticeOutboxField(notice, 0), JSON.stringify(entry));
+    await h.startService(
+      {},
+      {
+        webhook: {
+          url: gatewayUrl,
+          secret: SECRET,
+          maxAttempts: 5,
+          backoffMs: 50,
+          timeoutMs: 2_000,
+          maxQueued: 100,
+        },
+      },
+    );
+    const got = await waitFor(
+      'the fire office called and texted',
+      () => {
+        const r = received.filter((x) => x.body.incidentId === 'INC-000077' && x.attempt === FAIL_FIRST + 1);
+        return r.length === 2 && r;
+      },
+      20_000,
+    );
+    expect(got.map((r) => r.body.channel).sort()).toEqual(['sms', 'voice']);
+    expect(got.every((r) => r.body.to === township.fireOfficePhone && r.verified)).toBe(true);
+    await waitFor('the outbox entry gone', async () => (await h!.redis.hlen(akeys.outbox)) === 0);
   });
 });
 
