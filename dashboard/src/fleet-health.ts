@@ -1,5 +1,5 @@
-import { byGrid, type FleetCounts, type InfluxQueries, silentDevices } from '@hub/ingest';
-import type { HubKeys } from '@hub/protocol';
+import { byGrid, dailySilentList, type FleetCounts, type InfluxQueries, silentDevices } from '@hub/ingest';
+import type { HubKeys, SilentDayList } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import type { Redis } from 'ioredis';
 
@@ -44,6 +44,18 @@ export interface FleetHealth {
   /** Devices reporting telemetry in the last hour, per kind (InfluxDB), when configured. */
   reportingByKind: Record<string, number> | null;
   grids: GridHealth[];
+  /** ingest's daily list (devices silent at some time today, hub-local day) per grid of this township. */
+  today: { date: string; grids: Array<{ grid: string; devices: number }> };
+}
+
+/** YYYY-MM-DD of `ms` in an IANA time zone (ingest's silent-day lists use the hub's local day). */
+export function localDate(ms: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(ms);
 }
 
 /**
@@ -58,6 +70,7 @@ export async function fleetHealth(
   township: string | null,
   influx: InfluxQueries | null,
   onInfluxError: (err: unknown) => void = () => undefined,
+  today: { now: number; timeZone: string } = { now: Date.now(), timeZone: 'Asia/Shanghai' },
 ): Promise<FleetHealth> {
   const inTownship = (buildingId: string) => {
     const b = snapshot.buildings.get(buildingId);
@@ -133,7 +146,14 @@ export async function fleetHealth(
       reportingByKind[r.kind] = (reportingByKind[r.kind] ?? 0) + r.devices;
     }
   }
+  const date = localDate(today.now, today.timeZone);
+  const grids = new Set([...perGrid.keys()]);
+  const daily: SilentDayList[] = await dailySilentList(redis, keys, date);
+  const todayGrids = daily
+    .filter((d) => township === null || grids.has(d.grid))
+    .map((d) => ({ grid: d.grid, devices: d.deviceIds.length }));
   return {
+    today: { date, grids: todayGrids },
     source: 'liveness',
     batterySource: influx === null ? null : counts === null ? 'unavailable' : 'influxdb',
     devices,

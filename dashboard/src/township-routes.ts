@@ -86,8 +86,14 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
     { schema: { tags, summary: 'Fleet health and the silent-device worklist per grid' } },
     async (req) => {
       const p = await operator(req);
-      return fleetHealth(ctx.redis, ctx.keys, ctx.registry.current, townshipScope(p), ctx.influx, (err) =>
-        req.log.warn({ err }, 'fleet counts from InfluxDB failed; battery counts left out'),
+      return fleetHealth(
+        ctx.redis,
+        ctx.keys,
+        ctx.registry.current,
+        townshipScope(p),
+        ctx.influx,
+        (err) => req.log.warn({ err }, 'fleet counts from InfluxDB failed; battery counts left out'),
+        { now: ctx.clock(), timeZone: ctx.timeZone },
       );
     },
   );

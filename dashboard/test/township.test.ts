@@ -198,6 +198,17 @@ describe('fleet health', () => {
       onlineRate: 1,
     });
     expect((await op2('/api/township/fleet')).json()).toMatchObject({ devices: 0, silent: 0 });
+    // ingest's daily list of the hub-local day (the app's clock is T0 + 10 days).
+    const day = new Intl.DateTimeFormat('en-CA', {
+      timeZone: 'Asia/Shanghai',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    }).format(T0 + 10 * 86_400_000);
+    await redis.sadd(keys.livenessSilentDayGrids(day), 'g01');
+    await redis.sadd(keys.livenessSilentDay(day, 'g01'), 'd1', 'd2', 'd3');
+    const withDaily = (await op1('/api/township/fleet')).json();
+    expect(withDaily.today).toEqual({ date: day, grids: [{ grid: 'g01', devices: 3 }] });
   });
 });
 

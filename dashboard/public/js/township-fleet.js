@@ -35,6 +35,10 @@ export function renderFleet(f, onDevice) {
       ),
       stat(String(f.maintenance), t('t.fleet.maintenance'), 'stat-closed'),
     );
+  const todayText =
+    f.today.grids.length === 0
+      ? ''
+      : ` ${t('t.fleet.today', { d: f.today.date, list: f.today.grids.map((g) => `${g.grid}: ${g.devices}`).join('，') })}`;
   document.getElementById('fleet-source').textContent =
     t('t.fleet.source') +
     (f.batterySource === 'influxdb' ? t('t.fleet.batteryInflux') : t('t.fleet.batteryNone'));
