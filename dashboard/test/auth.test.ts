@@ -272,6 +272,21 @@ describe('roles', () => {
   });
 });
 
+describe('metrics', () => {
+  it('counts logins by result and refusals by code, never by user', async () => {
+    const m = (await app.inject('/metrics')).body;
+    expect(m).toMatch(/hub_dashboard_logins_total\{result="ok",service="dashboard"\} [1-9]/);
+    expect(m).toMatch(/hub_dashboard_logins_total\{result="bad_credentials",service="dashboard"\} [1-9]/);
+    expect(m).toMatch(/hub_dashboard_logins_total\{result="locked",service="dashboard"\} [1-9]/);
+    expect(m).toMatch(/hub_dashboard_logins_total\{result="rate_limited",service="dashboard"\} [1-9]/);
+    expect(m).toMatch(
+      /hub_dashboard_access_denied_total\{code="E_OTHER_STATION",service="dashboard"\} [1-9]/,
+    );
+    expect(m).toMatch(/hub_dashboard_sessions_revoked_total\{service="dashboard"\} [1-9]/);
+    expect(m).not.toContain('off-s1');
+  });
+});
+
 describe('demo accounts', () => {
   it('seeds an officer per station, an operator per township and an admin, who can log in', async () => {
     const { seedDemoAccounts } = await import('../src/demo-accounts.js');
