@@ -97,6 +97,39 @@ describe("the router's stack overflow (aedes 1.2 / mqemitter 7)", () => {
  * the events subscriber, telemetry shed and counted; the stuck subscriber's
  * disconnect must not crash the broker.
  */
+describe('QoS 1 ahead of queued telemetry in the router', () => {
+  it('waiting QoS 1 messages are delivered before waiting QoS 0 ones, each kind in arrival order', async () => {
+    const mq = aedesRouter();
+    guardRouting(mq, { maxQueue: 1e9, onShed: () => undefined });
+    const held: Cb[] = [];
+    const order: string[] = [];
+    mq.on('t/#', (m, cb) => {
+      order.push((m as { topic: string }).topic);
+      held.push(cb);
+    });
+    // 100 in delivery (the concurrency), then a mix that must wait.
+    for (let i = 0; i < 100; i++) mq.emit({ topic: 't/busy', qos: 0 }, () => undefined);
+    mq.emit({ topic: 't/tele-1', qos: 0 }, () => undefined);
+    mq.emit({ topic: 't/alarm-1', qos: 1 }, () => undefined);
+    mq.emit({ topic: 't/tele-2', qos: 0 }, () => undefined);
+    mq.emit({ topic: 't/alarm-2', qos: 1 }, () => undefined);
+    mq.emit({ topic: 't/tele-3', qos: 0 }, () => undefined);
+    expect(mq._messageQueue.length).toBe(5);
+    // Release one delivery at a time; each frees a slot for the next queued message.
+    for (let i = 0; i < 5; i++) {
+      held.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(order.slice(100)).toEqual(['t/alarm-1', 't/alarm-2', 't/tele-1', 't/tele-2', 't/tele-3']);
+    // The prefix count went back to zero: a new QoS 1 goes first again, not behind a stale count.
+    for (let i = 0; i < 3; i++) mq.emit({ topic: 't/tele-x', qos: 0 }, () => undefined);
+    mq.emit({ topic: 't/alarm-3', qos: 1 }, () => undefined);
+    held.shift()?.();
+    await new Promise((r) => setImmediate(r));
+    expect(order.at(-1)).toBe('t/alarm-3');
+  });
+});
+
 describe('overload (TCP + real Redis)', () => {
   let reg: RegistryFixture;
   let durable: Redis;
