@@ -460,6 +460,7 @@ applyI18n(document);
 $('start-duty').textContent = t('duty.start');
 $('test-siren').textContent = t('duty.test');
 $('lang').textContent = getLang() === 'zh' ? 'English' : '中文';
+$('end-shift').title = t('endShift.title');
 $('lang').addEventListener('click', () => {
   setLang(getLang() === 'zh' ? 'en' : 'zh');
   location.reload();

@@ -132,6 +132,10 @@ describe('station console in Chromium', () => {
     // Let the Leaflet mini-map draw before the screenshot.
     await officer.waitForSelector('.card.alerting .mini-map.leaflet-container path');
     await officer.screenshot({ path: `${SHOTS}station-alarm.png` });
+    // Duty officers also carry it on a phone.
+    await officer.setViewportSize({ width: 390, height: 844 });
+    await officer.screenshot({ path: `${SHOTS}station-alarm-phone.png`, fullPage: true });
+    await officer.setViewportSize({ width: 1280, height: 900 });
   });
 
   it("another station's officer can neither see nor act on it", async () => {
