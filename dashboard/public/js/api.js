@@ -59,6 +59,12 @@ export const api = {
   me: () => request('GET', '/api/auth/me'),
   revokeStation: (stationId) => request('POST', '/api/sessions/revoke', { stationId }),
   accounts: () => request('GET', '/api/accounts'),
+  confirmIncident: (incidentId, note) =>
+    request(
+      'POST',
+      `/api/incidents/${encodeURIComponent(incidentId)}/confirm`,
+      note === undefined ? {} : { note },
+    ),
   map: () => request('GET', '/api/township/map'),
   fleet: () => request('GET', '/api/township/fleet'),
   tickets: (state = 'open', limit = 200) => request('GET', `/api/tickets?state=${state}&limit=${limit}`),

@@ -29,6 +29,8 @@ extend({
     't.col.station': '接警站',
     't.col.disposition': '处置结果',
     't.forwarded119': '已转 119',
+    't.confirm': '人工确认',
+    't.confirm.title': '电话或视频核实确有火情：标记为已确认（可跳级、准备 119 转警记录）',
     't.timer.accept': '接警剩 {t}',
     't.timer.acceptOver': '接警超时 {t}',
     't.timer.onScene': '到场剩 {t}',
@@ -151,6 +153,9 @@ extend({
     't.col.station': 'Accepted by',
     't.col.disposition': 'Disposition',
     't.forwarded119': 'Forwarded to 119',
+    't.confirm': 'Confirm',
+    't.confirm.title':
+      'Confirmed by phone or video: mark confirmed (may skip ladder steps, prepares the 119 record)',
     't.timer.accept': 'accept in {t}',
     't.timer.acceptOver': 'accept overdue {t}',
     't.timer.onScene': 'on scene in {t}',

@@ -84,7 +84,29 @@ function row(inc) {
     el('td', { text: `${formatFloor(inc.firstFloor)} ${inc.firstRoom}` }),
     el('td', {}, el('span', { class: `state-tag state-${inc.state}`, text: label(STATE, inc.state) })),
     timerCell(inc),
-    el('td', { text: label(VERIFICATION, inc.verification) }),
+    el(
+      'td',
+      {},
+      label(VERIFICATION, inc.verification),
+      inc.lane === 'fire' && inc.state !== 'closed' && inc.verification !== 'confirmed'
+        ? el('button', {
+            type: 'button',
+            class: 'btn btn-plain btn-confirm',
+            text: t('t.confirm'),
+            title: t('t.confirm.title'),
+            onclick: async (e) => {
+              e.currentTarget.disabled = true;
+              try {
+                await api.confirmIncident(inc.id);
+              } catch (err) {
+                $('load-error').hidden = false;
+                $('load-error').textContent =
+                  err instanceof ApiFailure ? errorText(err.code, err.message) : String(err);
+              }
+            },
+          })
+        : null,
+    ),
     el('td', { text: inc.pagedStations.map(stationName).join('、') || '—' }),
     el('td', { text: inc.stationId ? stationName(inc.stationId) : '—' }),
     el('td', {

@@ -233,6 +233,24 @@ describe('township console in Chromium', () => {
     await operator.screenshot({ path: `${SHOTS}township.png`, fullPage: true });
   });
 
+  it("an operator's human confirmation goes to alerts and comes back as 已确认", async () => {
+    const id = (await operator.getAttribute(
+      '#incident-rows tr.lane-fire.state-paging',
+      'data-incident-id',
+    )) as string;
+    await operator.click(`#incident-rows tr[data-incident-id="${id}"] .btn-confirm`);
+    await operator.waitForFunction(
+      (incId) =>
+        /已确认/.test(
+          document.querySelector(`#incident-rows tr[data-incident-id="${incId}"]`)?.textContent ?? '',
+        ),
+      id,
+    );
+    expect(JSON.parse((await hub.redis.get(hub.keys.incident(id))) as string)).toMatchObject({
+      verification: 'confirmed',
+    });
+  });
+
   it('map: buildings and stations as offline GeoJSON layers, the open incident on top', async () => {
     await operator.click('.tab[data-tab="map"]');
     await operator.waitForSelector('#township-map.leaflet-container');
