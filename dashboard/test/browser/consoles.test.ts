@@ -31,6 +31,8 @@ const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
 let hub: E2eHub;
 /** The s2 officer's page, kept for the shift-change test. */
 let officerS2: Page;
+/** The s1 officer's page (station tests, and the decline test at the end). */
+let officer: Page;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 /** Uncaught errors in the pages: the last test asserts there were none. */
@@ -73,7 +75,6 @@ afterAll(async () => {
 });
 
 describe('station console in Chromium', () => {
-  let officer: Page;
   let incidentId: string;
 
   it('logs in through the login page and warns loudly while sound is off', async () => {
@@ -399,6 +400,26 @@ describe('township console in Chromium', () => {
     await operator.goto(`${hub.base}/docs`);
     await operator.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 });
     expect(await operator.textContent('.swagger-ui')).toContain('/api/incidents/{incidentId}/actions');
+  });
+
+  it('decline: the station answers it cannot go; its takeover and siren stop, alerts moves on', async () => {
+    // Back on the station console (the s1 officer's page is still logged in).
+    await officer.goto(`${hub.base}/station/s1`);
+    await officer.waitForSelector('#conn.conn-up');
+    await officer.click('#start-duty');
+    await officer.waitForFunction(() => document.body.dataset.sound === 'on');
+    await hub.alarm('d-b1-302');
+    await officer.waitForSelector('#takeover:not([hidden]) .card.alerting', { timeout: 20_000 });
+    const id = (await officer.getAttribute('.card.alerting', 'data-incident-id')) as string;
+    await officer.waitForFunction(() => document.body.dataset.siren === 'playing');
+    await officer.click('.card.alerting .btn-decline');
+    await officer.waitForSelector('#takeover', { state: 'hidden' });
+    expect(await officer.getAttribute('body', 'data-siren')).toBe('silent');
+    const audit = (await waitFor(async () => {
+      const lines = await hub.redis.lrange(hub.keys.incidentAudit(id), 0, -1);
+      return lines.some((l) => l.includes('"decline"')) ? lines : null;
+    })) as string[];
+    expect(audit.some((l) => l.includes('"s1"'))).toBe(true);
   });
 
   it('no page threw an uncaught error', () => {
