@@ -56,6 +56,15 @@ export class AccountStore {
     return account;
   }
 
+  /** Replaces the password hash; null when the account is gone. */
+  async setPassword(username: string, password: string): Promise<Account | null> {
+    const a = await this.get(username);
+    if (a === null) return null;
+    const next = accountSchema.parse({ ...a, passwordHash: await hashPassword(password) });
+    await this.redis.hset(this.dkeys.accounts, username, JSON.stringify(next));
+    return next;
+  }
+
   async setDisabled(username: string, disabled: boolean): Promise<Account | null> {
     const a = await this.get(username);
     if (a === null) return null;

@@ -106,6 +106,31 @@ export function registerAuthRoutes(fastify: FastifyInstance, ctx: AppContext): v
     return { ok: true };
   });
 
+  /** Own password change: the current password is required; every session of the account ends. */
+  app.post(
+    '/api/auth/password',
+    {
+      schema: {
+        body: z.object({ current: z.string().min(1).max(200), next: passwordSchema }).strict(),
+        tags: ['auth'],
+        summary: 'Change your own password (ends all your sessions)',
+      },
+      config: { rateLimit: { max: ctx.auth.loginPerMinute, timeWindow: 60_000 } },
+    },
+    async (req, reply) => {
+      const p = await authenticate(ctx, req);
+      const account = await ctx.auth.accounts.get(p.username);
+      if (account === null || !(await verifyPassword(account.passwordHash, req.body.current))) {
+        await ctx.auth.guard.recordFailure(p.username);
+        throw new ApiError(401, API_ERRORS.BAD_CREDENTIALS, 'the current password is wrong');
+      }
+      await ctx.auth.accounts.setPassword(p.username, req.body.next);
+      await announce(await ctx.auth.sessions.revokeUser(p.username));
+      clearSessionCookie(reply, cookie);
+      return { ok: true };
+    },
+  );
+
   app.get('/api/auth/me', { schema: { tags: ['auth'] } }, async (req) => {
     return { user: me(await authenticate(ctx, req)) };
   });

@@ -150,6 +150,28 @@ describe('login and sessions', () => {
     expect((await other('/api/auth/me')).statusCode).toBe(200);
   });
 
+  it('changing the own password needs the current one and ends every session of the account', async () => {
+    await addAccounts(redis, keys, [
+      { username: 'changer', role: 'officer', stationId: 's1', township: 'tw1' },
+    ]);
+    const a = injectAs(app, await login(app, 'changer'));
+    const b = injectAs(app, await login(app, 'changer'));
+    const change = (as: As, current: string, next: string) =>
+      as({
+        method: 'POST',
+        url: '/api/auth/password',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ current, next }),
+      });
+    expect((await change(a, 'wrong-password', 'a new long password')).json().code).toBe('E_BAD_CREDENTIALS');
+    expect((await change(a, TEST_PASSWORD, 'short')).json().code).toBe('E_BAD_BODY');
+    expect((await change(a, TEST_PASSWORD, 'a new long password')).statusCode).toBe(200);
+    expect((await a('/api/auth/me')).statusCode).toBe(401);
+    expect((await b('/api/auth/me')).statusCode).toBe(401);
+    expect((await postLogin('changer', TEST_PASSWORD, '10.6.0.1')).statusCode).toBe(401);
+    expect((await postLogin('changer', 'a new long password', '10.6.0.2')).statusCode).toBe(200);
+  });
+
   it('a disabled account cannot log in and its sessions end', async () => {
     await addAccounts(redis, keys, [
       { username: 'leaver', role: 'officer', stationId: 's1', township: 'tw1' },
