@@ -42,8 +42,15 @@ stop_all() {
   trap - EXIT INT TERM
   echo
   echo "hub: stopping..."
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Each service runs in its own process group (setsid in start()): npx → sh → tsx → node
+  # does not pass a signal down, so the whole group is signalled, then killed after a grace.
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 15))
+  for pid in "${pids[@]}"; do
+    while kill -0 -- "-$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   bash deploy/local/services.sh down || true
 }
 trap stop_all EXIT
@@ -61,7 +68,7 @@ npx tsx dashboard/src/accounts-cli.ts seed-demo --redis "$HUB_REDIS_URL" --prefi
 
 start() {
   local name=$1; shift
-  "$@" >"$logs/$name.log" 2>&1 &
+  setsid "$@" >"$logs/$name.log" 2>&1 &
   pids+=($!)
   echo "hub: started $name (pid $!, log $logs/$name.log)"
 }
@@ -112,7 +119,7 @@ sim_args=(fleet --mqtt "$HUB_MQTT_URL" --redis "$HUB_REDIS_URL" --prefix "$HUB_K
   --devices "$devices" --fire random --fire-at "$fire_at")
 if [ -n "${HUB_DEMO_DURATION:-}" ]; then sim_args+=(--duration "$HUB_DEMO_DURATION"); fi
 # The simulator runs in the foreground: its progress and latency report are the demo's output.
-npx tsx simulators/src/cli.ts "${sim_args[@]}" &
+setsid npx tsx simulators/src/cli.ts "${sim_args[@]}" &
 sim=$!
 pids+=("$sim")
 wait "$sim"
