@@ -19,6 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   type HubProcess,
@@ -31,16 +32,46 @@ import type { ScenarioReport } from '../simulators/src/scenario.js';
 import { ProcSampler, type ProcSeries, summarize } from './simulators/proc-sampler.js';
 import { percentileChart, timeChart } from './simulators/svg-chart.js';
 
+/**
+ * Ports in this bench's range (44000-44999). The range lies inside the kernel's
+ * ephemeral range (32768-60999), so another process's outgoing connection may hold
+ * one of them: each port is the first free one at or after its preferred number.
+ */
+async function freePortFrom(preferred: number, taken: Set<number>): Promise<number> {
+  for (let p = preferred; p <= 44_999; p++) {
+    if (taken.has(p)) continue;
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (ok) {
+      taken.add(p);
+      return p;
+    }
+  }
+  throw new Error(`no free port in ${preferred}-44999`);
+}
+const taken = new Set<number>();
+/** InfluxDB also binds its RPC port at +2 (deploy/local/services.sh). */
+async function freeInfluxPort(preferred: number): Promise<number> {
+  for (let p = preferred; p < 44_990; p += 3) {
+    const a = await freePortFrom(p, taken);
+    if (a !== p) continue;
+    if ((await freePortFrom(p + 2, taken)) === p + 2) return p;
+  }
+  throw new Error('no free InfluxDB port pair');
+}
 const PORTS = {
-  redis: 44379,
-  influx: 44086,
-  mqtt: 44830,
-  brokerHttp: 44831,
-  ingestHttp: 44832,
-  alertsHttp: 44833,
-  dashboard: 44834,
-  mosquitto: 44883,
-} as const;
+  redis: await freePortFrom(44379, taken),
+  influx: await freeInfluxPort(44086),
+  mqtt: await freePortFrom(44830, taken),
+  brokerHttp: await freePortFrom(44831, taken),
+  ingestHttp: await freePortFrom(44832, taken),
+  alertsHttp: await freePortFrom(44833, taken),
+  dashboard: await freePortFrom(44834, taken),
+  mosquitto: await freePortFrom(44883, taken),
+};
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
