@@ -383,7 +383,9 @@ async function main() {
     const all: PhaseResult[] = [];
     let hubQ0 = 0;
     if (args.only !== 'mosquitto') {
-      const hub = start(process.execPath, ['--import', 'tsx', 'broker/src/main.ts'], {
+      // BENCH_HUB_NODE_ARGS: extra node flags for the hub process (e.g. `--cpu-prof`).
+      const nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+      const hub = start(process.execPath, [...nodeArgs, '--import', 'tsx', 'broker/src/main.ts'], {
         ...process.env,
         HUB_REDIS_URL: redisUrl,
         HUB_KEY_PREFIX: 'bench',
