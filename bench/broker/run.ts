@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     steady: { type: 'string', default: '8000' },
     'max-rate': { type: 'string', default: '60000' },
     only: { type: 'string' },
+    'hub-node-args': { type: 'string' },
   },
 });
 const N_DEVICES = Number(args.devices);
@@ -383,8 +384,8 @@ async function main() {
     const all: PhaseResult[] = [];
     let hubQ0 = 0;
     if (args.only !== 'mosquitto') {
-      // BENCH_HUB_NODE_ARGS: extra node flags for the hub process (e.g. `--cpu-prof`).
-      const nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+      // --hub-node-args: extra node flags for the hub process (e.g. `--cpu-prof`).
+      const nodeArgs = (args['hub-node-args'] ?? '').split(' ').filter((a) => a !== '');
       const hub = start(process.execPath, [...nodeArgs, '--import', 'tsx', 'broker/src/main.ts'], {
         ...process.env,
         HUB_REDIS_URL: redisUrl,
