@@ -198,6 +198,46 @@ async function simulate(
   return { report, resources, code: res.code };
 }
 
+/**
+ * A township-console session for the live stream: an admin account made with the
+ * dashboard's own accounts CLI, then POST /api/auth/login; returns the Cookie header.
+ */
+async function dashboardLogin(): Promise<string | null> {
+  const password = randomBytes(12).toString('base64url');
+  const add = await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'dashboard/src/accounts-cli.ts',
+      'add',
+      '--username',
+      'bench-admin',
+      '--role',
+      'admin',
+      '--redis',
+      env.HUB_REDIS_URL as string,
+      '--prefix',
+      'bench',
+      '--quiet',
+    ],
+    { env: { ...env, HUB_ACCOUNT_PASSWORD: password }, capture: true },
+  );
+  if (add.code !== 0) return null;
+  try {
+    const res = await fetch(`http://127.0.0.1:${PORTS.dashboard}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bench-admin', password }),
+    });
+    const set = res.headers.getSetCookie();
+    if (!res.ok || set.length === 0) return null;
+    return set.map((c) => c.split(';')[0]).join('; ');
+  } catch {
+    return null;
+  }
+}
+
 function row(cells: Array<string | number | null | undefined>): string {
   return `| ${cells.map((c) => (c === null || c === undefined ? '-' : String(c))).join(' | ')} |`;
 }
@@ -259,7 +299,14 @@ try {
     .filter((p) => p.child.pid !== undefined)
     .map((p) => ({ name: p.name, pid: p.child.pid as number }));
   const mode = scenario === 'flood' ? 'flood' : 'scenario';
-  const dashArgs = dashboardUp ? ['--dashboard-url', `http://127.0.0.1:${PORTS.dashboard}/api/live`] : [];
+  const dashArgs: string[] = [];
+  if (dashboardUp) {
+    dashArgs.push('--dashboard-url', `http://127.0.0.1:${PORTS.dashboard}/api/live`);
+    const cookie = await dashboardLogin();
+    if (cookie === null)
+      console.error('bench: could not log in to the dashboard; its stream will answer 401');
+    else dashArgs.push('--dashboard-cookie', cookie);
+  }
   const hubRun = await simulate(env.HUB_MQTT_URL as string, mode, hubProcs, dashArgs);
   await Promise.all(hub.splice(0).map((p) => p.stop()));
 
