@@ -8,6 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 
 bash deploy/local/ensure-node-deps.sh
+bash deploy/local/ensure-browser.sh
 
 export HUB_LOCAL_DIR="$root/.local/test"
 export HUB_REDIS_PORT="${HUB_TEST_REDIS_PORT:-26479}"

@@ -6,7 +6,7 @@
 #
 # Environment (all optional): HUB_DEMO_DEVICES (default 10000), HUB_DEMO_FIRE_AT
 # (seconds after the fleet is up, default 20), HUB_DEMO_DURATION (seconds; default:
-# run until Ctrl-C), HUB_REDIS_PORT, HUB_INFLUX_PORT, HUB_MQTT_PORT, HUB_DASHBOARD_PORT.
+# run until Ctrl-C), HUB_DEMO_KEEP_STATE (1: keep incidents of earlier demos), HUB_REDIS_PORT, HUB_INFLUX_PORT, HUB_MQTT_PORT, HUB_DASHBOARD_PORT.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -56,7 +56,26 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
+# A port already answering means another hub (an earlier demo still running, a test)
+# holds it: the readiness checks below would then talk to that one instead of ours.
+for port in "$HUB_MQTT_PORT" "$HUB_BROKER_HTTP_PORT" "$HUB_INGEST_HTTP_PORT" "$HUB_ALERTS_HTTP_PORT" \
+  "$HUB_DASHBOARD_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "hub: port $port on 127.0.0.1 is already in use (an earlier demo still running?)." >&2
+    echo "hub: stop it, or choose other ports (HUB_MQTT_PORT, HUB_DASHBOARD_PORT, ...)." >&2
+    command -v ss >/dev/null && ss -ltnpH "sport = :$port" >&2 || true
+    exit 1
+  fi
+done
+
 bash deploy/local/services.sh up
+
+# Every demo starts from a clean hub state: an incident left open by the last demo would
+# otherwise absorb this demo's fire (same seed, same building). HUB_DEMO_KEEP_STATE=1 keeps it.
+if [ -z "${HUB_DEMO_KEEP_STATE:-}" ]; then
+  echo "hub: clearing the previous demo's state in the demo Redis (HUB_DEMO_KEEP_STATE=1 keeps it)..."
+  redis-cli -p "$HUB_REDIS_PORT" FLUSHDB >/dev/null
+fi
 
 echo "hub: loading the demo township into Redis..."
 npx tsx registry/src/cli.ts load-demo --redis "$HUB_REDIS_URL" --prefix "$HUB_KEY_PREFIX" \
