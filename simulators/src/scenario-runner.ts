@@ -8,6 +8,7 @@ import { DashboardLiveSource } from './dashboard-live-source.js';
 import { deviceEvent } from './device-profiles.js';
 import type { FleetDevice } from './fleet.js';
 import { FloodFleet } from './flood-fleet.js';
+import { type SettleUntil, sleep, waitUntil } from './run-wait.js';
 import type { Scenario, ScenarioContext, ScenarioReport, SeriesPoint } from './scenario.js';
 import { SIM_ERRORS, SimError } from './sim-error.js';
 import { demoStationAccounts, StationListener } from './station-listener.js';
@@ -51,7 +52,10 @@ export interface RunOptions {
   progressMs?: number;
   signal?: AbortSignal;
   clock?: Clock;
+  /** Wait this long after the run settles for late duplicates and escalation pages (default 1 s). */
   settleGraceMs?: number;
+  /** Before that grace, also wait (bounded) for this, e.g. the accept replies counted. */
+  settleUntil?: SettleUntil;
   /**
    * Multiplies the script's waits and the duration (tests run a 60 s scenario in
    * 2 s). Report intervals are not scaled (use intervalScale). Default 1.
@@ -72,19 +76,6 @@ export interface RunProgress {
 }
 
 const MAX_SERIES = 7_200;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Required devices first, then the registry's others by id, up to `scale`. */
 export function selectFleet(
@@ -295,6 +286,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     await plan.script(ctx);
     // Hold to the end of the run, and until every alarm is paged or timed out.
     while (!signal?.aborted && (elapsedMs() < durationMs || !audit.settled(clock()))) await sleep(50, signal);
+    const until = opts.settleUntil;
+    if (until !== undefined)
+      await waitUntil(() => until.done(listener?.stats() ?? null), until.maxMs, clock, signal);
     if (!signal?.aborted) await sleep(opts.settleGraceMs ?? 1_000, signal);
   } catch (err) {
     failure = err;

@@ -4,6 +4,7 @@ import type { ProfileOptions, TelemetryIntervals } from './device-profiles.js';
 import { chooseFireTarget, type FireReport, type FireTarget, FireTracker, ignite } from './fire-scenario.js';
 import { type ConnectFn, Fleet, type FleetDevice, type FleetStats } from './fleet.js';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder.js';
+import { type SettleUntil, sleep, waitUntil } from './run-wait.js';
 import { SIM_ERRORS, SimError } from './sim-error.js';
 import { demoStationAccounts, StationListener, type StationListenerStats } from './station-listener.js';
 
@@ -36,6 +37,8 @@ export interface SimulationOptions {
   pageTimeoutMs?: number;
   /** Wait this long after the fire settles for late duplicates and escalation pages (default 1 s). */
   settleGraceMs?: number;
+  /** Before that grace, also wait (bounded) for this, e.g. a duplicate page counted. */
+  settleUntil?: SettleUntil;
   /** Fire mode: how long to wait for the detectors to connect (default 15 s). */
   detectorWaitMs?: number;
   /** Give up when no device connects at all within this long (default 5 s). */
@@ -107,19 +110,6 @@ export function pickFleetDevices(
     if (d !== undefined) out.push({ id, kind: d.kind, model: d.model, secret: demoDeviceSecret(seed, id) });
   }
   return out;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
@@ -251,7 +241,12 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       await sleep(20, signal);
     }
     // Late duplicates and escalation pages still count.
-    if (tracker !== null && fireStartedAt !== null && !signal?.aborted) await sleep(settleGraceMs, signal);
+    if (tracker !== null && fireStartedAt !== null && !signal?.aborted) {
+      const until = opts.settleUntil;
+      if (until !== undefined)
+        await waitUntil(() => until.done(listener?.stats() ?? null), until.maxMs, clock, signal);
+      await sleep(settleGraceMs, signal);
+    }
   } catch (err) {
     failure = err;
   } finally {

@@ -134,7 +134,10 @@ describe('fleet + fire scenario against an in-process broker', () => {
 
   it('counts a page delivered twice as a duplicate', async () => {
     await withAlerts(true, true);
-    const summary = await runSimulation(base({}));
+    // The second copy may land after the fire settles: hold until it is counted (bounded).
+    const summary = await runSimulation(
+      base({ settleUntil: { done: (s) => (s?.duplicatePages ?? 0) >= 1, maxMs: 20_000 } }),
+    );
     expect(summary.fire?.paged).toBe(summary.fire?.alarmsSent);
     expect(summary.fire?.duplicates).toBe(1);
     expect(summary.stations?.duplicatePages).toBe(1);

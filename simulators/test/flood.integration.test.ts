@@ -135,6 +135,10 @@ describe('flood fleet over real TCP', () => {
         connectRate: 2_000,
         intervalScale: 0.001,
         pageTimeoutMs: 5_000,
+        // The crew accepts 500 ms after the page; on a loaded machine that reply can
+        // land after any fixed grace, so the run holds until it is counted (bounded),
+        // then keeps the short grace in which a second, wrong accept would still show.
+        settleUntil: { done: (s) => (s?.accepts ?? 0) >= 1, maxMs: 20_000 },
         settleGraceMs: 300,
         progressMs: 200,
         onProgress: (p) => progress.push(p.connected),
