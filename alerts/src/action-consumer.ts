@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { IncidentEngine } from './incident-engine.js';
-import { type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
+import { addToGroup, type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
 
 /**
  * Handler of the actions stream (`keys.actions`, fields s/j/r): station replies from
@@ -67,12 +67,7 @@ export function createActionHandler(opts: ActionHandlerOptions): BatchHandler {
         acks.push(e.id);
         continue;
       }
-      let list = byIncident.get(decoded.value.incidentId);
-      if (list === undefined) {
-        list = [];
-        byIncident.set(decoded.value.incidentId, list);
-      }
-      list.push({ entryId: e.id, stationId, reply: decoded.value });
+      addToGroup(byIncident, decoded.value.incidentId, { entryId: e.id, stationId, reply: decoded.value });
     }
     await runGrouped(byIncident, (r) => handleOne(acks, r));
     return acks;

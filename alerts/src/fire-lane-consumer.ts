@@ -1,10 +1,17 @@
-import { type DeviceEvent, decodeEvent, EVENT_STREAM_FIELDS } from '@hub/protocol';
+import { type DeviceEvent, decodeEvent } from '@hub/protocol';
 import type { Logger } from 'pino';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
+import {
+  buildingOfDevice,
+  type LaneRejections,
+  newEventFields,
+  readEventFields,
+  rejectEntry,
+} from './event-entry.js';
 import type { DecisionRegistry } from './incident-decision.js';
 import type { IncidentEngine } from './incident-engine.js';
-import { type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
+import { addToGroup, type BatchHandler, runGrouped } from './stream-consumer.js';
 
 /**
  * Handler of the fire-lane stream (`keys.fireEvents`, fields d/p/r written by the
@@ -54,47 +61,29 @@ export function createFireLaneHandler(opts: FireLaneHandlerOptions): BatchHandle
     }
   };
 
+  const lane: LaneRejections = { stream: STREAM, metrics, logger };
+  const f = newEventFields();
+
   return async (entries) => {
     const acks: string[] = [];
     const registry = opts.registry();
     const byBuilding = new Map<string, ParsedAlarm[]>();
     for (const e of entries) {
-      const deviceId = fieldOf(e.fields, EVENT_STREAM_FIELDS.deviceId);
-      const payload = fieldOf(e.fields, EVENT_STREAM_FIELDS.payload);
-      const receivedAt = Number(fieldOf(e.fields, EVENT_STREAM_FIELDS.receivedAt));
-      if (deviceId === undefined || payload === undefined || !Number.isFinite(receivedAt)) {
-        metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.BAD_ENTRY });
-        logger.warn(
-          { deviceId, entryId: e.id, code: ALERTS_CODES.BAD_ENTRY },
-          'fire stream entry without d/p/r',
-        );
-        acks.push(e.id);
-        continue;
-      }
-      const decoded = decodeEvent(payload);
+      if (!readEventFields(lane, acks, e, f)) continue;
+      const decoded = decodeEvent(f.payload);
       if (!decoded.ok) {
-        metrics.rejections.inc({ stream: STREAM, code: decoded.code });
-        logger.warn({ deviceId, entryId: e.id, code: decoded.code }, decoded.message);
-        acks.push(e.id);
+        rejectEntry(lane, acks, e.id, f.deviceId, decoded.code, decoded.message);
         continue;
       }
       metrics.alarmsReceived.inc({ type: decoded.value.type });
-      const device = registry.devices.get(deviceId);
-      if (device === undefined) {
-        metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.UNKNOWN_DEVICE });
-        logger.warn(
-          { deviceId, entryId: e.id, code: ALERTS_CODES.UNKNOWN_DEVICE },
-          'event from an unknown device',
-        );
-        acks.push(e.id);
-        continue;
-      }
-      let list = byBuilding.get(device.buildingId);
-      if (list === undefined) {
-        list = [];
-        byBuilding.set(device.buildingId, list);
-      }
-      list.push({ entryId: e.id, deviceId, receivedAt, event: decoded.value });
+      const buildingId = buildingOfDevice(lane, acks, registry, e.id, f.deviceId);
+      if (buildingId === undefined) continue;
+      addToGroup(byBuilding, buildingId, {
+        entryId: e.id,
+        deviceId: f.deviceId,
+        receivedAt: f.receivedAt,
+        event: decoded.value,
+      });
     }
     await runGrouped(byBuilding, (a) => handleOne(acks, a));
     return acks;

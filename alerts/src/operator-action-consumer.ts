@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { EngineResult, IncidentEngine } from './incident-engine.js';
-import { type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
+import { addToGroup, type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
 import type { TicketEngine } from './ticket-engine.js';
 
 /**
@@ -80,12 +80,7 @@ export function createOperatorActionHandler(opts: OperatorActionHandlerOptions):
         continue;
       }
       const target = action.type === 'confirm_incident' ? action.incidentId : action.ticketId;
-      let list = byTarget.get(target);
-      if (list === undefined) {
-        list = [];
-        byTarget.set(target, list);
-      }
-      list.push({ entryId: e.id, accountId, action });
+      addToGroup(byTarget, target, { entryId: e.id, accountId, action });
     }
     await runGrouped(byTarget, (p) => handleOne(acks, p));
     return acks;

@@ -1,11 +1,18 @@
-import { decodeEvent, EVENT_STREAM_FIELDS, envelopeShape } from '@hub/protocol';
+import { decodeEvent, envelopeShape } from '@hub/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
+import {
+  buildingOfDevice,
+  type LaneRejections,
+  newEventFields,
+  readEventFields,
+  rejectEntry,
+} from './event-entry.js';
 import type { DecisionRegistry } from './incident-decision.js';
 import type { EngineResult, IncidentEngine } from './incident-engine.js';
-import { type BatchHandler, fieldOf, runGrouped } from './stream-consumer.js';
+import { addToGroup, type BatchHandler, runGrouped } from './stream-consumer.js';
 import { type HazardInput, hazardLaneOf } from './ticket-decision.js';
 import type { TicketEngine } from './ticket-engine.js';
 import { CORROBORATING_TYPES, type Corroboration } from './verification.js';
@@ -104,19 +111,16 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
     }
   };
 
+  const lane: LaneRejections = { stream: STREAM, metrics, logger };
+  const f = newEventFields();
+
   return async (entries) => {
     const acks: string[] = [];
     const registry = opts.registry();
     const byBuilding = new Map<string, Parsed[]>();
     for (const e of entries) {
-      const deviceId = fieldOf(e.fields, EVENT_STREAM_FIELDS.deviceId);
-      const payload = fieldOf(e.fields, EVENT_STREAM_FIELDS.payload);
-      const receivedAt = Number(fieldOf(e.fields, EVENT_STREAM_FIELDS.receivedAt));
-      if (deviceId === undefined || payload === undefined || !Number.isFinite(receivedAt)) {
-        metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.BAD_ENTRY });
-        acks.push(e.id);
-        continue;
-      }
+      if (!readEventFields(lane, acks, e, f)) continue;
+      const { deviceId, payload, receivedAt } = f;
       const decoded = decodeEvent(payload);
       let parsed: Parsed;
       if (decoded.ok) {
@@ -134,9 +138,7 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
       } else {
         const offline = parseOffline(payload);
         if (offline === null) {
-          metrics.rejections.inc({ stream: STREAM, code: decoded.code });
-          logger.warn({ deviceId, entryId: e.id, code: decoded.code }, decoded.message);
-          acks.push(e.id);
+          rejectEntry(lane, acks, e.id, deviceId, decoded.code, decoded.message);
           continue;
         }
         parsed = {
@@ -150,22 +152,9 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
         };
       }
       metrics.otherEvents.inc({ type: parsed.type });
-      const device = registry.devices.get(deviceId);
-      if (device === undefined) {
-        metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.UNKNOWN_DEVICE });
-        logger.warn(
-          { deviceId, entryId: e.id, code: ALERTS_CODES.UNKNOWN_DEVICE },
-          'event from an unknown device',
-        );
-        acks.push(e.id);
-        continue;
-      }
-      let list = byBuilding.get(device.buildingId);
-      if (list === undefined) {
-        list = [];
-        byBuilding.set(device.buildingId, list);
-      }
-      list.push(parsed);
+      const buildingId = buildingOfDevice(lane, acks, registry, e.id, deviceId);
+      if (buildingId === undefined) continue;
+      addToGroup(byBuilding, buildingId, parsed);
     }
     const runs = new Map<string, { b: string; p: Parsed }[]>();
     for (const [b, list] of byBuilding)

@@ -227,3 +227,10 @@ export async function runGrouped<T>(
   }
   await Promise.all(runs);
 }
+
+/** Appends `item` to its key's list for runGrouped (the list is made on the key's first item). */
+export function addToGroup<T>(groups: Map<string, T[]>, key: string, item: T): void {
+  const list = groups.get(key);
+  if (list === undefined) groups.set(key, [item]);
+  else list.push(item);
+}
