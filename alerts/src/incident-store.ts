@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { type AlertsKeys, UNPAGED_AUDIT_MAX } from './alerts-keys.js';
 import type { Notice } from './incident-decision.js';
 import { formatIncidentId } from './incident-decision.js';
+import { CLEAR_STALE_OPEN_LUA, casUpdateLua, openRecordLua } from './record-lua.js';
+import { defineScript, type Script } from './redis-script.js';
 
 /**
  * Incidents in Redis, per the shared contract:
@@ -17,9 +19,9 @@ import { formatIncidentId } from './incident-decision.js';
  * so a crash never leaves an incident without its index or a decided page without
  * its outbox entry.
  *
- * Concurrency: updates are compare-and-set on the stored JSON string (the caller
- * hands back the raw JSON it decided from). A timer and a reply racing on one
- * incident cannot overwrite each other: the loser reloads and decides again.
+ * Concurrency (record-lua.ts): updates are compare-and-set on the stored JSON string
+ * (the caller hands back the raw JSON it decided from). A timer and a reply racing on
+ * one incident cannot overwrite each other: the loser reloads and decides again.
  * Opening is SET NX on the building key, so two alarms of one building processed at
  * once (two processes, later) still give one incident.
  */
@@ -58,49 +60,24 @@ const LANE = 'fire';
 
 // KEYS: incident, byTime, open, audit, buildingOpen, outbox
 // ARGV: id, json, openedAt, nAudit, audit..., (pageId, outboxJson)...
-const OPEN_LUA = `
-if not redis.call('SET', KEYS[5], ARGV[1], 'NX') then
-  return redis.call('GET', KEYS[5]) or ''
-end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+const OPEN_LUA = openRecordLua(
+  5,
+  `redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 local n = tonumber(ARGV[4])
 for i = 5, 4 + n do redis.call('RPUSH', KEYS[4], ARGV[i]) end
-for i = 5 + n, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
-return 1
-`;
+for i = 5 + n, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end`,
+);
 
 // KEYS: incident, open, audit, buildingOpen, outbox
 // ARGV: expectedJson, newJson, id, closed ('1'|'0'), nAudit, audit..., (pageId, outboxJson)...
-const UPDATE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[4] == '1' then
-  redis.call('SREM', KEYS[2], ARGV[3])
-  if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
-end
-local n = tonumber(ARGV[5])
+const UPDATE_LUA = casUpdateLua(
+  'SREM',
+  4,
+  `local n = tonumber(ARGV[5])
 for i = 6, 5 + n do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-for i = 6 + n, #ARGV, 2 do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]) end
-return 1
-`;
-
-// KEYS: buildingOpen; ARGV: id. Deletes the building key only if it still names id.
-const CLEAR_STALE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-export type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
-
-/** Runs a Lua script by SHA (EVALSHA), loading it once on NOSCRIPT (ioredis does this). */
-export function defineScript(redis: Redis, name: string, lua: string): Script {
-  const cmd = `hubAlerts${name}`;
-  if (!(cmd in redis)) redis.defineCommand(cmd, { lua });
-  const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[cmd]!;
-  return (keys, args) => fn.call(redis, keys.length, ...keys, ...args);
-}
+for i = 6 + n, #ARGV, 2 do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]) end`,
+);
 
 export class IncidentStore {
   private readonly openScript: Script;
@@ -114,7 +91,7 @@ export class IncidentStore {
   ) {
     this.openScript = defineScript(redis, 'Open', OPEN_LUA);
     this.updateScript = defineScript(redis, 'Update', UPDATE_LUA);
-    this.clearStaleScript = defineScript(redis, 'ClearStale', CLEAR_STALE_LUA);
+    this.clearStaleScript = defineScript(redis, 'ClearStale', CLEAR_STALE_OPEN_LUA);
   }
 
   async nextId(): Promise<string> {

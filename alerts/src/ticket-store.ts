@@ -1,7 +1,8 @@
 import type { HazardTicket, HubKeys } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import type { AlertsKeys } from './alerts-keys.js';
-import { defineScript, type Script } from './incident-store.js';
+import { CLEAR_STALE_OPEN_LUA, casUpdateLua, openRecordLua } from './record-lua.js';
+import { defineScript, type Script } from './redis-script.js';
 import { formatTicketId } from './ticket-decision.js';
 
 /**
@@ -13,7 +14,7 @@ import { formatTicketId } from './ticket-decision.js';
  *   keys.hazardTicketSeq                     INCR → HZ-000123
  *   akeys.ticketHistory(b, lane)             ZSET score openedAt, trimmed to the repeat window
  * Opening (SET NX on the building key) and every update (compare-and-set on the
- * stored JSON) are one Lua script each, as for incidents.
+ * stored JSON) are one Lua script each, built like the incidents' (record-lua.ts).
  */
 export interface StoredTicket {
   readonly ticket: HazardTicket;
@@ -22,34 +23,16 @@ export interface StoredTicket {
 
 // KEYS: ticket, open, byTime, buildingOpen, history
 // ARGV: id, json, deadline, openedAt, windowStart
-const OPEN_LUA = `
-if not redis.call('SET', KEYS[4], ARGV[1], 'NX') then
-  return redis.call('GET', KEYS[4]) or ''
-end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+const OPEN_LUA = openRecordLua(
+  4,
+  `redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[5])
-return 1
-`;
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[5])`,
+);
 
 // KEYS: ticket, open, buildingOpen; ARGV: expectedJson, newJson, id, closed ('1'|'0')
-const UPDATE_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[4] == '1' then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
-end
-return 1
-`;
-
-// KEYS: buildingOpen; ARGV: id
-const CLEAR_STALE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const UPDATE_LUA = casUpdateLua('ZREM', 3);
 
 export class TicketStore {
   private readonly openScript: Script;
@@ -63,7 +46,7 @@ export class TicketStore {
   ) {
     this.openScript = defineScript(redis, 'TicketOpen', OPEN_LUA);
     this.updateScript = defineScript(redis, 'TicketUpdate', UPDATE_LUA);
-    this.clearStaleScript = defineScript(redis, 'TicketClearStale', CLEAR_STALE_LUA);
+    this.clearStaleScript = defineScript(redis, 'TicketClearStale', CLEAR_STALE_OPEN_LUA);
   }
 
   async nextId(): Promise<string> {
