@@ -191,16 +191,7 @@ async function run(
     maxConnecting?: number;
   },
 ): Promise<number> {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\nhub-sim: stopping (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const interrupt = onInterrupt();
   const progress = progressPrinter();
   let summary: SimulationSummary;
   try {
@@ -224,31 +215,57 @@ async function run(
       profile: { eveningPeak: extra.eveningPeak ?? false },
       bootId: randomBytes(4).toString('hex'),
       onProgress: progress.onProgress,
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
   } catch (err) {
     progress.done();
-    if (err instanceof SimError) {
-      process.stderr.write(`hub-sim: ${err.message} [${err.code}]\n`);
-      const startup: string[] = [
-        SIM_ERRORS.BROKER_UNREACHABLE,
-        SIM_ERRORS.REDIS_UNREACHABLE,
-        SIM_ERRORS.REGISTRY_EMPTY,
-        SIM_ERRORS.NO_BUILDING,
-        SIM_ERRORS.STATION_LISTENER,
-      ];
-      return startup.includes(err.code) ? EXIT_CANNOT_START : EXIT_NOT_PAGED;
-    }
-    process.stderr.write(`hub-sim: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT_NOT_PAGED;
+    return failedRunExit(err);
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupt.release();
   }
   progress.done();
   if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   else process.stdout.write(formatSummary(summary) + '\n');
   return summary.ok ? 0 : EXIT_NOT_PAGED;
+}
+
+/** SIGINT/SIGTERM stop the run cleanly (it still reports); a second one quits at once. */
+function onInterrupt(): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nhub-sim: stopping (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    },
+  };
+}
+
+const STARTUP_ERRORS: readonly string[] = [
+  SIM_ERRORS.BROKER_UNREACHABLE,
+  SIM_ERRORS.REDIS_UNREACHABLE,
+  SIM_ERRORS.REGISTRY_EMPTY,
+  SIM_ERRORS.NO_BUILDING,
+  SIM_ERRORS.STATION_LISTENER,
+];
+
+/** Says why a run failed; what kept it from starting exits 3, anything else counts as not paged. */
+function failedRunExit(err: unknown): number {
+  if (err instanceof SimError) {
+    process.stderr.write(`hub-sim: ${err.message} [${err.code}]\n`);
+    return STARTUP_ERRORS.includes(err.code) ? EXIT_CANNOT_START : EXIT_NOT_PAGED;
+  }
+  process.stderr.write(`hub-sim: ${(err as Error).stack ?? String(err)}\n`);
+  return EXIT_NOT_PAGED;
 }
 
 interface FloodOpts extends CommonOpts {
@@ -309,16 +326,7 @@ async function runFloodLike(scenario: Scenario, o: FloodOpts, scale: number): Pr
     return EXIT_CANNOT_START;
   }
   const sourceAddresses = o.sourceAddresses ?? planSourceAddresses(scale, readEphemeralPortRange());
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\nhub-sim: stopping (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const interrupt = onInterrupt();
   const tty = process.stderr.isTTY === true;
   const onProgress = (p: RunProgress) => {
     if (tty) process.stderr.write('\r\x1b[2K' + formatRunProgress(p));
@@ -362,27 +370,14 @@ async function runFloodLike(scenario: Scenario, o: FloodOpts, scale: number): Pr
       redis,
       keys: hubKeys(o.prefix),
       onProgress,
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
   } catch (err) {
     if (tty) process.stderr.write('\n');
-    if (err instanceof SimError) {
-      process.stderr.write(`hub-sim: ${err.message} [${err.code}]\n`);
-      const startup: string[] = [
-        SIM_ERRORS.BROKER_UNREACHABLE,
-        SIM_ERRORS.REDIS_UNREACHABLE,
-        SIM_ERRORS.REGISTRY_EMPTY,
-        SIM_ERRORS.NO_BUILDING,
-        SIM_ERRORS.STATION_LISTENER,
-      ];
-      return startup.includes(err.code) ? EXIT_CANNOT_START : EXIT_NOT_PAGED;
-    }
-    process.stderr.write(`hub-sim: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT_NOT_PAGED;
+    return failedRunExit(err);
   } finally {
     (redis as Redis | null)?.disconnect();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupt.release();
   }
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -7,6 +7,7 @@ import {
   connect as mqttConnect,
 } from 'mqtt';
 import { type Clock, systemClock } from './clock.js';
+import { ConnectBucket, jitteredTickMs, nonNegative, positive, reconnectAt } from './connect-ramp.js';
 import {
   createDeviceState,
   type DeviceProfileState,
@@ -159,8 +160,7 @@ export class Fleet {
   private readonly connectQueue: SimDevice[] = [];
   private queueHead = 0;
   private readonly due = new DueQueue<SimDevice>();
-  private tokens = 0;
-  private lastPump = 0;
+  private readonly bucket: ConnectBucket;
   private rampTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -182,6 +182,7 @@ export class Fleet {
     this.tickMs = positive('tickMs', opts.tickMs ?? 50);
     this.maxPublishesPerTick = positive('maxPublishesPerTick', opts.maxPublishesPerTick ?? 5_000);
     this.maxWriteBufferBytes = positive('maxWriteBufferBytes', opts.maxWriteBufferBytes ?? 64 * 1024);
+    this.bucket = new ConnectBucket(this.rate, this.tickMs);
     const intervals = resolveIntervals(opts.intervals);
     this.list = [];
     for (const d of opts.devices) {
@@ -215,9 +216,7 @@ export class Fleet {
     if (this.started) return;
     this.started = true;
     for (const d of this.list) this.enqueue(d, 0);
-    this.lastPump = this.clock();
-    // Start with one tick's worth of tokens so the first connections go at once.
-    this.tokens = Math.max(1, (this.rate * this.tickMs) / 1000);
+    this.bucket.start(this.clock());
     this.pump();
     this.scheduleRamp();
     if (this.telemetry) this.tickTimer = setInterval(() => this.tick(), this.tickMs);
@@ -326,7 +325,7 @@ export class Fleet {
       this.s.connectErrors++;
     }
     if (this.stopping || this.reconnectDelayMs === 0 || d.queued) return;
-    this.enqueue(d, this.clock() + this.reconnectDelayMs * (0.5 + this.random()));
+    this.enqueue(d, reconnectAt(this.clock(), this.reconnectDelayMs, this.random));
   }
 
   handleSent(err?: Error): void {
@@ -344,8 +343,7 @@ export class Fleet {
 
   private scheduleRamp(): void {
     if (this.stopping) return;
-    // Jittered tick (±50 %) so connects don't land on the broker in lockstep bursts.
-    const delay = Math.max(1, Math.round(this.tickMs * (0.5 + this.random())));
+    const delay = jitteredTickMs(this.tickMs, this.random);
     this.rampTimer = setTimeout(() => {
       this.pump();
       this.scheduleRamp();
@@ -355,18 +353,14 @@ export class Fleet {
   /** Opens as many connections as the token bucket and the in-flight bound allow. */
   private pump(): void {
     const now = this.clock();
-    // Bucket holds two ticks' worth: a stall does not release a burst of connects
-    // (each mqtt.connect costs the event loop a fraction of a millisecond).
-    const burst = Math.max(1, (2 * this.rate * this.tickMs) / 1000);
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastPump) * this.rate) / 1000);
-    this.lastPump = now;
+    this.bucket.refill(now);
     const q = this.connectQueue;
-    while (this.queueHead < q.length && this.tokens >= 1 && this.s.connecting < this.maxConnecting) {
+    while (this.queueHead < q.length && this.bucket.ready() && this.s.connecting < this.maxConnecting) {
       const d = q[this.queueHead] as SimDevice;
       // Reconnect backoffs are appended in roughly time order; wait for the head.
       if (d.notBefore > now) break;
       this.queueHead++;
-      this.tokens -= 1;
+      this.bucket.take();
       d.queued = false;
       this.open(d);
     }
@@ -440,18 +434,6 @@ export class Fleet {
 }
 
 function ignore(): void {}
-
-function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0)
-    throw new SimError(SIM_ERRORS.BAD_OPTION, `${name} must be > 0, got ${v}`);
-  return v;
-}
-
-function nonNegative(name: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0)
-    throw new SimError(SIM_ERRORS.BAD_OPTION, `${name} must be ≥ 0, got ${v}`);
-  return v;
-}
 
 /** Ends a client politely, and forcibly if DISCONNECT does not complete in time. */
 export function endClient(client: MqttClient, timeoutMs: number): Promise<void> {

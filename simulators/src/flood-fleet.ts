@@ -3,6 +3,7 @@ import { type DeviceEvent, type DeviceKind, deviceTopic } from '@hub/protocol';
 import { seededRandom } from '@hub/registry';
 import * as mqttPacket from 'mqtt-packet';
 import { type Clock, systemClock } from './clock.js';
+import { ConnectBucket, jitteredTickMs, nonNegative, positive, reconnectAt } from './connect-ramp.js';
 import {
   circuitCount,
   createDeviceState,
@@ -202,8 +203,7 @@ export class FloodFleet {
   private readonly probeIntervalMs: number;
   private nextProbeAt = 0;
   private probeCursor = 0;
-  private tokens = 0;
-  private lastPump = 0;
+  private readonly bucket: ConnectBucket;
   private timer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private started = false;
@@ -241,6 +241,7 @@ export class FloodFleet {
     this.tickMs = positive('tickMs', opts.tickMs ?? 20);
     this.maxActionsPerTick = positive('maxActionsPerTick', opts.maxActionsPerTick ?? 4_000);
     this.maxWriteBufferBytes = positive('maxWriteBufferBytes', opts.maxWriteBufferBytes ?? 16 * 1024);
+    this.bucket = new ConnectBucket(this.rate, this.tickMs);
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
 
@@ -307,12 +308,11 @@ export class FloodFleet {
     const now = this.clock();
     // Keys increase with the index so the ramp connects in list order.
     for (let i = 0; i < this.size; i++) this.enqueue(i, now + i * 1e-6);
-    this.lastPump = now;
+    this.bucket.start(now);
     this.nextProbeAt = now + this.probeIntervalMs;
     // Its own timer, not the scheduler tick: the probe's due time must not include
     // the tick's granularity (10–30 ms), only real stalls.
     if (this.probeIntervalMs > 0) this.probeTimer = setInterval(() => this.probe(), this.probeIntervalMs);
-    this.tokens = Math.max(1, (this.rate * this.tickMs) / 1000);
     this.loop();
   }
 
@@ -492,21 +492,23 @@ export class FloodFleet {
     if (this.stopping) return;
     this.pump();
     this.tick();
-    // Jittered period (±50 %) so connects and reports do not reach the broker in lockstep.
-    const delay = Math.max(1, Math.round(this.tickMs * (0.5 + this.random())));
+    const delay = jitteredTickMs(this.tickMs, this.random);
     this.timer = setTimeout(() => this.loop(), delay);
   }
 
   /** Opens as many connections as the token bucket and the in-flight bound allow. */
   private pump(): void {
     const now = this.clock();
-    const burst = Math.max(1, (2 * this.rate * this.tickMs) / 1000);
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastPump) * this.rate) / 1000);
-    this.lastPump = now;
+    this.bucket.refill(now);
     const q = this.connectQueue;
-    while (q.size > 0 && this.tokens >= 1 && this.s.connecting < this.maxConnecting && q.peekKey() <= now) {
+    while (
+      q.size > 0 &&
+      this.bucket.ready() &&
+      this.s.connecting < this.maxConnecting &&
+      q.peekKey() <= now
+    ) {
       const i = q.pop();
-      this.tokens -= 1;
+      this.bucket.take();
       this.open(i, now);
     }
   }
@@ -588,7 +590,7 @@ export class FloodFleet {
 
   private requeue(i: number): void {
     if (this.stopping || this.reconnectDelayMs === 0) return;
-    this.enqueue(i, this.clock() + this.reconnectDelayMs * (0.5 + this.random()));
+    this.enqueue(i, reconnectAt(this.clock(), this.reconnectDelayMs, this.random));
   }
 
   private rejectPending(i: number): void {
@@ -785,15 +787,3 @@ export class FloodFleet {
 }
 
 function noop(): void {}
-
-function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0)
-    throw new SimError(SIM_ERRORS.BAD_OPTION, `${name} must be > 0, got ${v}`);
-  return v;
-}
-
-function nonNegative(name: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0)
-    throw new SimError(SIM_ERRORS.BAD_OPTION, `${name} must be ≥ 0, got ${v}`);
-  return v;
-}

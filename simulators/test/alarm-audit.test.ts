@@ -5,6 +5,7 @@ import { AlarmAudit } from '../src/alarm-audit.js';
 import { expectedStation } from '../src/fire-scenario.js';
 import type { ScenarioReport } from '../src/scenario.js';
 import { formatReport, formatRunProgress } from '../src/scenario-report-format.js';
+import { pageBuilding } from './support/fake-hub.js';
 
 const data = generateDemoTownship({
   seed: 'audit',
@@ -39,16 +40,7 @@ describe('AlarmAudit', () => {
       lane: 'fire',
       step,
       verification: 'unverified',
-      building: {
-        id: building.id,
-        name: building.name,
-        address: building.address,
-        lat: building.lat,
-        lon: building.lon,
-        occupancy: building.occupancy,
-        floors: building.floors,
-        contacts: building.contacts,
-      },
+      building: pageBuilding(building),
       floor: detector.floor,
       room: detector.room,
       deviceIds: [detector.id],

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { HubKeys } from '@hub/protocol';
-import { generateDemoTownship, type RegistrySnapshot, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedis, testRedisUrl } from '@hub/registry/test-support';
-import type { Redis } from 'ioredis';
+import type { RegistrySnapshot } from '@hub/registry';
+import { testRedisUrl } from '@hub/registry/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationSummary } from '../src/simulation.js';
 import { FakeAlerts, startTestBroker, type TestBroker } from './support/fake-hub.js';
+import { loadTestTownship, type TestTownship } from './support/test-township.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,24 +44,18 @@ function hubSim(args: string[], timeoutMs = 30_000): Promise<Result> {
 }
 
 let broker: TestBroker;
-let redis: Redis;
+let township: TestTownship;
 let keys: HubKeys;
 let snapshot: RegistrySnapshot;
 
 beforeAll(async () => {
   broker = await startTestBroker();
-  redis = testRedis();
-  keys = testKeys('simcli');
-  const store = new RegistryStore(redis, keys);
-  await store.replaceAll(
-    generateDemoTownship({ seed: SEED, buildings: 10, devices: 50, stations: 3, serviceSecret: 'svc' }),
-  );
-  snapshot = await store.load();
+  township = await loadTestTownship('simcli', { seed: SEED, buildings: 10, devices: 50, stations: 3 });
+  ({ keys, snapshot } = township);
 });
 
 afterAll(async () => {
-  await cleanupPrefix(redis, keys);
-  redis.disconnect();
+  await township.cleanup();
   await broker.close();
 });
 

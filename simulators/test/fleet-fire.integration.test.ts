@@ -1,35 +1,21 @@
-import type { HubKeys } from '@hub/protocol';
-import { generateDemoTownship, type RegistrySnapshot, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedis } from '@hub/registry/test-support';
-import type { Redis } from 'ioredis';
+import type { RegistrySnapshot } from '@hub/registry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_ERRORS } from '../src/sim-error.js';
 import { runSimulation, type SimulationOptions } from '../src/simulation.js';
 import { FakeAlerts, startTestBroker, type TestBroker } from './support/fake-hub.js';
+import { loadTestTownship, type TestTownship } from './support/test-township.js';
 
 const SEED = 'sim-it';
 
 let broker: TestBroker;
-let redis: Redis;
-let keys: HubKeys;
+let township: TestTownship;
 let snapshot: RegistrySnapshot;
 let alerts: FakeAlerts | null = null;
 
 beforeAll(async () => {
   broker = await startTestBroker();
-  redis = testRedis();
-  keys = testKeys('sim');
-  const data = generateDemoTownship({
-    seed: SEED,
-    buildings: 12,
-    devices: 80,
-    stations: 4,
-    serviceSecret: 'svc',
-  });
-  const store = new RegistryStore(redis, keys);
-  await store.replaceAll(data);
-  // The simulator's real path: the registry as loaded back from Redis.
-  snapshot = await store.load();
+  township = await loadTestTownship('sim', { seed: SEED, buildings: 12, devices: 80, stations: 4 });
+  snapshot = township.snapshot;
 });
 
 afterEach(async () => {
@@ -38,8 +24,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await cleanupPrefix(redis, keys);
-  redis.disconnect();
+  await township.cleanup();
   await broker.close();
 });
 

@@ -1,14 +1,13 @@
-import { createServer, type Server } from 'node:net';
-import { decodeTelemetry, deviceStatusSchema, type HubKeys } from '@hub/protocol';
-import { generateDemoTownship, type RegistrySnapshot, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedis, waitFor } from '@hub/registry/test-support';
-import { Aedes } from 'aedes';
-import type { Redis } from 'ioredis';
+import { decodeTelemetry, deviceStatusSchema } from '@hub/protocol';
+import type { RegistrySnapshot } from '@hub/registry';
+import { waitFor } from '@hub/registry/test-support';
+import type { Aedes } from 'aedes';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FloodFleet } from '../src/flood-fleet.js';
 import { runScenario, selectFleet } from '../src/scenario-runner.js';
 import { floodScenario } from '../src/scenarios/flood.js';
-import { FakeAlerts } from './support/fake-hub.js';
+import { FakeAlerts, startTestBroker, type TestBroker } from './support/fake-hub.js';
+import { loadTestTownship, type TestTownship } from './support/test-township.js';
 
 /**
  * Flood mode over real TCP against a real aedes broker: 300 connections from two
@@ -17,11 +16,10 @@ import { FakeAlerts } from './support/fake-hub.js';
  * power cut followed by a reconnect.
  */
 const SEED = 'flood-it';
-let redis: Redis;
-let keys: HubKeys;
+let township: TestTownship;
 let snapshot: RegistrySnapshot;
+let testBroker: TestBroker;
 let broker: Aedes;
-let server: Server;
 let url: string;
 const remoteAddresses = new Map<string, number>();
 let telemetryOk = 0;
@@ -30,19 +28,11 @@ let statusOk = 0;
 let alerts: FakeAlerts | null = null;
 
 beforeAll(async () => {
-  redis = testRedis();
-  keys = testKeys('flood');
-  const data = generateDemoTownship({
-    seed: SEED,
-    buildings: 40,
-    devices: 320,
-    stations: 4,
-    serviceSecret: 'svc',
-  });
-  const store = new RegistryStore(redis, keys);
-  await store.replaceAll(data);
-  snapshot = await store.load();
-  broker = await Aedes.createBroker();
+  township = await loadTestTownship('flood', { seed: SEED, buildings: 40, devices: 320, stations: 4 });
+  snapshot = township.snapshot;
+  testBroker = await startTestBroker();
+  broker = testBroker.aedes;
+  url = testBroker.url;
   broker.on('client', (c) => {
     const addr = (c.conn as unknown as { remoteAddress?: string }).remoteAddress ?? '?';
     remoteAddresses.set(addr, (remoteAddresses.get(addr) ?? 0) + 1);
@@ -56,11 +46,6 @@ beforeAll(async () => {
       if (deviceStatusSchema.safeParse(JSON.parse(String(packet.payload))).success) statusOk++;
     }
   });
-  server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  url = `mqtt://127.0.0.1:${a.port}`;
 });
 
 afterEach(async () => {
@@ -69,10 +54,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await cleanupPrefix(redis, keys);
-  redis.disconnect();
-  await new Promise<void>((r) => broker.close(() => r()));
-  await new Promise<void>((r) => server.close(() => r()));
+  await township.cleanup();
+  await testBroker.close();
 });
 
 describe('flood fleet over real TCP', () => {

@@ -1,13 +1,11 @@
-import { createServer, type Server } from 'node:net';
 import type { HubKeys } from '@hub/protocol';
-import { generateDemoTownship, type RegistrySnapshot, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedis } from '@hub/registry/test-support';
-import { Aedes } from 'aedes';
+import type { RegistrySnapshot } from '@hub/registry';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunOptions, runScenario } from '../src/scenario-runner.js';
 import { findScenario, SCENARIOS } from '../src/scenarios/index.js';
-import { FakeAlerts } from './support/fake-hub.js';
+import { FakeAlerts, startTestBroker, type TestBroker } from './support/fake-hub.js';
+import { loadTestTownship, type TestTownship } from './support/test-township.js';
 
 /**
  * Every scenario of the library, at small scale and 3 % of its timings, against a
@@ -16,33 +14,19 @@ import { FakeAlerts } from './support/fake-hub.js';
  * failed check, which is what the station-never-accepts test asserts.
  */
 const SEED = 'scen-it';
+let township: TestTownship;
 let redis: Redis;
 let keys: HubKeys;
 let snapshot: RegistrySnapshot;
-let broker: Aedes;
-let server: Server;
+let broker: TestBroker;
 let url: string;
 let alerts: FakeAlerts;
 
 beforeAll(async () => {
-  redis = testRedis();
-  keys = testKeys('scen');
-  const data = generateDemoTownship({
-    seed: SEED,
-    buildings: 60,
-    devices: 400,
-    stations: 4,
-    serviceSecret: 'svc',
-  });
-  const store = new RegistryStore(redis, keys);
-  await store.replaceAll(data);
-  snapshot = await store.load();
-  broker = await Aedes.createBroker();
-  server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  url = `mqtt://127.0.0.1:${a.port}`;
+  township = await loadTestTownship('scen', { seed: SEED, buildings: 60, devices: 400, stations: 4 });
+  ({ redis, keys, snapshot } = township);
+  broker = await startTestBroker();
+  url = broker.url;
 });
 
 // A fresh fake per test: its incidents never close, so a building two scenarios
@@ -57,10 +41,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await cleanupPrefix(redis, keys);
-  redis.disconnect();
-  await new Promise<void>((r) => broker.close(() => r()));
-  await new Promise<void>((r) => server.close(() => r()));
+  await township.cleanup();
+  await broker.close();
 });
 
 function opts(over: Partial<RunOptions> = {}): RunOptions {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import {
+  type Building,
   decodeEvent,
   decodeTelemetry,
   FILTERS,
@@ -15,6 +16,8 @@ import { connect, type MqttClient } from 'mqtt';
 /** A plain aedes broker on 127.0.0.1, port 0, no authentication. */
 export interface TestBroker {
   url: string;
+  /** The broker itself, for tests that watch its clients and publishes. */
+  aedes: Aedes;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export async function startTestBroker(): Promise<TestBroker> {
   if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     url: `mqtt://127.0.0.1:${address.port}`,
+    aedes: broker,
     close: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -117,16 +121,7 @@ export class FakeAlerts {
       lane: 'fire',
       step: 1,
       verification: 'unverified',
-      building: {
-        id: building.id,
-        name: building.name,
-        address: building.address,
-        lat: building.lat,
-        lon: building.lon,
-        occupancy: building.occupancy,
-        floors: building.floors,
-        contacts: building.contacts,
-      },
+      building: pageBuilding(building),
       floor: device.floor,
       room: device.room,
       deviceIds: [device.id],
@@ -143,4 +138,18 @@ export class FakeAlerts {
     this.client?.publish(topicOut, json, { qos: 1 });
     if (this.opts.duplicate) this.client?.publish(topicOut, json, { qos: 1 });
   }
+}
+
+/** The building part of a PageMessage, as alerts fills it in. */
+export function pageBuilding(b: Building): PageMessage['building'] {
+  return {
+    id: b.id,
+    name: b.name,
+    address: b.address,
+    lat: b.lat,
+    lon: b.lon,
+    occupancy: b.occupancy,
+    floors: b.floors,
+    contacts: b.contacts,
+  };
 }
