@@ -1,8 +1,8 @@
 import type { PageMessage } from '@hub/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqttPageSender, type PageSender } from '../src/page-sender.js';
 import { fieldOf } from '../src/stream-consumer.js';
-import { type Broker, Harness, startBroker, waitFor } from './harness.js';
+import { type Harness, harnessPerTest, waitFor } from './harness.js';
 
 /**
  * The alarm flow end to end against the real Redis and a real MQTT broker: stream
@@ -10,28 +10,16 @@ import { type Broker, Harness, startBroker, waitFor } from './harness.js';
  * the live channel, escalation by BullMQ timers, replies from the actions stream,
  * and restart safety.
  */
-let broker: Broker;
-let h: Harness | null = null;
-
-beforeAll(async () => {
-  broker = await startBroker();
-});
-afterAll(async () => {
-  await broker.close();
-});
-afterEach(async () => {
-  await h?.close();
-  h = null;
-});
+const newHarness = harnessPerTest();
 
 describe('alerts flow', () => {
   it('pages the nearest station on MQTT and the live channel, naming the right building', async () => {
-    h = await Harness.create(broker, 'flow_page');
+    const h = await newHarness('flow_page');
     const svc = await h.startService();
     await h.publishEvent('D1', 'alarm');
 
     const [page] = await waitFor('a page to S-NEAR', () => {
-      const p = h!.pagesFor('S-NEAR');
+      const p = h.pagesFor('S-NEAR');
       return p.length > 0 && p;
     });
     expect(page).toMatchObject({
@@ -51,11 +39,11 @@ describe('alerts flow', () => {
     expect(h.pages).toHaveLength(1);
 
     const livePage = await waitFor('the page on the live channel', () =>
-      h!.live.find((m): m is { type: 'page'; page: PageMessage } => m.type === 'page'),
+      h.live.find((m): m is { type: 'page'; page: PageMessage } => m.type === 'page'),
     );
     expect(livePage.page.building.id).toBe('B1');
     expect(livePage.page.pageId).toBe(page!.pageId);
-    await waitFor('the incident on the live channel', () => h!.live.some((m) => m.type === 'incident'));
+    await waitFor('the incident on the live channel', () => h.live.some((m) => m.type === 'incident'));
 
     // Persisted per the contract, indexes included; the outbox is empty again.
     const k = h.keys;
@@ -70,7 +58,7 @@ describe('alerts flow', () => {
     });
     expect(audit.map((a) => a.kind)).toEqual(['opened', 'step', 'page_sent']);
     expect(await h.redis.hlen(svc.akeys.outbox)).toBe(0);
-    await waitFor('the entry acked', async () => (await h!.pending(k.fireEvents)) === 0);
+    await waitFor('the entry acked', async () => (await h.pending(k.fireEvents)) === 0);
     expect((await svc.metrics.pagesSent.get()).values.find((v) => v.labels.step === '1')?.value).toBe(1);
     expect(
       (await svc.metrics.firstPageLatency.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value,
@@ -78,19 +66,19 @@ describe('alerts flow', () => {
   });
 
   it('folds a second alarm in the same building into the incident without a second page', async () => {
-    h = await Harness.create(broker, 'flow_fold');
+    const h = await newHarness('flow_fold');
     const svc = await h.startService();
     await h.publishEvent('D1', 'alarm');
-    await waitFor('the first page', () => h!.pagesFor('S-NEAR').length === 1);
+    await waitFor('the first page', () => h.pagesFor('S-NEAR').length === 1);
 
     await h.publishEvent('D2', 'alarm');
     await h.publishEvent('D1', 'alarm'); // the first detector again
-    await waitFor('D2 folded', async () => (await h!.incident('INC-000001'))?.deviceIds.includes('D2'));
-    await waitFor('all acked', async () => (await h!.pending(h!.keys.fireEvents)) === 0);
+    await waitFor('D2 folded', async () => (await h.incident('INC-000001'))?.deviceIds.includes('D2'));
+    await waitFor('all acked', async () => (await h.pending(h.keys.fireEvents)) === 0);
     // A sentinel alarm elsewhere: its page is sent after the fold was handled, by the
     // same MQTT client, so once it arrives any page of the fold would have too.
     await h.publishEvent('D3', 'alarm');
-    await waitFor('the sentinel page to S-AREA', () => h!.pagesFor('S-AREA').length === 1);
+    await waitFor('the sentinel page to S-AREA', () => h.pagesFor('S-AREA').length === 1);
 
     expect(h.pagesFor('S-NEAR')).toHaveLength(1);
     const inc = await h.incident('INC-000001');
@@ -103,11 +91,11 @@ describe('alerts flow', () => {
   });
 
   it('pages the next station when the first does not accept in time', async () => {
-    h = await Harness.create(broker, 'flow_escalate');
+    const h = await newHarness('flow_escalate');
     const svc = await h.startService({ acceptTimeoutMs: 300 });
     await h.publishEvent('D1', 'alarm');
-    await waitFor('page to S-NEAR', () => h!.pagesFor('S-NEAR').length === 1);
-    const second = await waitFor('page to S-MID', () => h!.pagesFor('S-MID')[0]);
+    await waitFor('page to S-NEAR', () => h.pagesFor('S-NEAR').length === 1);
+    const second = await waitFor('page to S-MID', () => h.pagesFor('S-MID')[0]);
     expect(second).toMatchObject({ step: 2, incidentId: 'INC-000001', building: { id: 'B1' } });
     const inc = await h.incident('INC-000001');
     expect(inc?.pagedStations.slice(0, 2)).toEqual(['S-NEAR', 'S-MID']);
@@ -120,11 +108,11 @@ describe('alerts flow', () => {
   });
 
   it('runs the whole ladder: stations, then the fire office record, then the 119 record', async () => {
-    h = await Harness.create(broker, 'flow_ladder');
+    const h = await newHarness('flow_ladder');
     const svc = await h.startService({ acceptTimeoutMs: 150, fireOfficeTimeoutMs: 150 });
     await h.publishEvent('D1', 'alarm');
     const inc = await waitFor('the 119 record', async () => {
-      const i = await h!.incident('INC-000001');
+      const i = await h.incident('INC-000001');
       return i !== null && i.forwarded119At !== null && i;
     });
     expect(inc.step).toBe(5);
@@ -139,12 +127,12 @@ describe('alerts flow', () => {
   });
 
   it('an accept in the actions stream stops the escalation', async () => {
-    h = await Harness.create(broker, 'flow_accept');
+    const h = await newHarness('flow_accept');
     const svc = await h.startService({ acceptTimeoutMs: 2_500 });
     await h.publishEvent('D1', 'alarm');
-    await waitFor('page to S-NEAR', () => h!.pagesFor('S-NEAR').length === 1);
+    await waitFor('page to S-NEAR', () => h.pagesFor('S-NEAR').length === 1);
     await h.reply('S-NEAR', { type: 'accept', incidentId: 'INC-000001', officerId: 'o1' });
-    await waitFor('accepted', async () => (await h!.incident('INC-000001'))?.state === 'accepted');
+    await waitFor('accepted', async () => (await h.incident('INC-000001'))?.state === 'accepted');
     // The step-1 timer still fires; wait until it did and decided "not paging".
     await waitFor('the step-1 timer to fire as a no-op', async () =>
       (await svc.metrics.escalations.get()).values.some((v) => v.labels.result === 'not_paging'),
@@ -160,13 +148,13 @@ describe('alerts flow', () => {
     );
     // Closing by the responder frees the building for a new incident.
     await h.reply('S-NEAR', { type: 'close', incidentId: 'INC-000001', disposition: 'false_cooking' });
-    await waitFor('closed', async () => (await h!.incident('INC-000001'))?.state === 'closed');
+    await waitFor('closed', async () => (await h.incident('INC-000001'))?.state === 'closed');
     expect(await h.redis.sismember(h.keys.incidentsOpen, 'INC-000001')).toBe(0);
     expect(await h.redis.exists(h.keys.buildingOpenIncident('B1', 'fire'))).toBe(0);
   });
 
   it('acks and counts bad entries, unknown devices and test presses without paging', async () => {
-    h = await Harness.create(broker, 'flow_bad');
+    const h = await newHarness('flow_bad');
     const svc = await h.startService();
     const k = h.keys;
     await h.redis.xadd(k.fireEvents, '*', 'd', 'D1', 'p', '{not json', 'r', String(Date.now()));
@@ -175,8 +163,8 @@ describe('alerts flow', () => {
     await h.publishEvent('DM', 'alarm'); // device in maintenance
     await h.publishEvent('D1', 'test', k.otherEvents);
     await h.publishEvent('D1', 'low_battery', k.otherEvents);
-    await waitFor('fire entries acked', async () => (await h!.pending(k.fireEvents)) === 0);
-    await waitFor('other entries acked', async () => (await h!.pending(k.otherEvents)) === 0);
+    await waitFor('fire entries acked', async () => (await h.pending(k.fireEvents)) === 0);
+    await waitFor('other entries acked', async () => (await h.pending(k.otherEvents)) === 0);
     const codes = (await svc.metrics.rejections.get()).values.map((v) => v.labels.code);
     expect(codes).toEqual(expect.arrayContaining(['E_INVALID_JSON', 'E_BAD_ENTRY', 'E_UNKNOWN_DEVICE']));
     const unpaged = await waitFor('test press and maintenance alarm recorded', async () => {
@@ -207,22 +195,22 @@ describe('restart safety', () => {
   }
 
   it('an alarm read by a consumer that died before handling it is paged once by the next', async () => {
-    h = await Harness.create(broker, 'restart_unhandled');
+    const h = await newHarness('restart_unhandled');
     await h.redis.xgroup('CREATE', h.keys.fireEvents, 'alerts', '0', 'MKSTREAM');
     await h.publishEvent('D1', 'alarm');
     expect(await readAsDeadConsumer(h, 'alerts-dead-1')).toHaveLength(1);
     expect(await h.pending(h.keys.fireEvents)).toBe(1);
 
     await h.startService({}, { claimIdleMs: 200, claimEveryMs: 100 });
-    await waitFor('the claimed alarm paged', () => h!.pagesFor('S-NEAR').length === 1);
-    await waitFor('acked', async () => (await h!.pending(h!.keys.fireEvents)) === 0);
+    await waitFor('the claimed alarm paged', () => h.pagesFor('S-NEAR').length === 1);
+    await waitFor('acked', async () => (await h.pending(h.keys.fireEvents)) === 0);
     await h.publishEvent('D3', 'alarm');
-    await waitFor('sentinel page', () => h!.pagesFor('S-AREA').length === 1);
+    await waitFor('sentinel page', () => h.pagesFor('S-AREA').length === 1);
     expect(h.pagesFor('S-NEAR')).toHaveLength(1);
   });
 
   it('an alarm handled and paged by a consumer that died before acking is not paged again', async () => {
-    h = await Harness.create(broker, 'restart_unacked');
+    const h = await newHarness('restart_unacked');
     await h.redis.xgroup('CREATE', h.keys.fireEvents, 'alerts', '0', 'MKSTREAM');
     await h.publishEvent('D1', 'alarm');
     const [entry] = await readAsDeadConsumer(h, 'alerts-dead-2');
@@ -236,7 +224,7 @@ describe('restart safety', () => {
       receivedAt: Number(fieldOf(entry!.fields, 'r')),
     });
     expect(res.outcome).toBe('opened');
-    await waitFor('first page', () => h!.pagesFor('S-NEAR').length === 1);
+    await waitFor('first page', () => h.pagesFor('S-NEAR').length === 1);
     await h.stopService(first);
     expect(await h.pending(h.keys.fireEvents)).toBe(1);
 
@@ -244,10 +232,10 @@ describe('restart safety', () => {
     const second = await h.startService({}, { claimIdleMs: 200, claimEveryMs: 100 });
     await waitFor(
       'the stale entry claimed and acked',
-      async () => (await h!.pending(h!.keys.fireEvents)) === 0,
+      async () => (await h.pending(h.keys.fireEvents)) === 0,
     );
     await h.publishEvent('D3', 'alarm');
-    await waitFor('sentinel page', () => h!.pagesFor('S-AREA').length === 1);
+    await waitFor('sentinel page', () => h.pagesFor('S-AREA').length === 1);
     expect(h.pagesFor('S-NEAR')).toHaveLength(1);
     expect((await second.metrics.claimed.get()).values.find((v) => v.labels.stream === 'fire')?.value).toBe(
       1,
@@ -258,7 +246,7 @@ describe('restart safety', () => {
   });
 
   it('a page decided but not sent (crash or broker failure) is sent by the outbox sweeper, once', async () => {
-    h = await Harness.create(broker, 'restart_outbox');
+    const h = await newHarness('restart_outbox');
     const real = new MqttPageSender({ client: h.alertsMqtt });
     let calls = 0;
     const flaky: PageSender = {
@@ -270,10 +258,10 @@ describe('restart safety', () => {
     };
     const svc = await h.startService({}, { sender: flaky, sweepMinAgeMs: 200 });
     await h.publishEvent('D1', 'alarm');
-    await waitFor('the page sent by the sweeper', () => h!.pagesFor('S-NEAR').length === 1);
-    await waitFor('outbox empty', async () => (await h!.redis.hlen(svc.akeys.outbox)) === 0);
+    await waitFor('the page sent by the sweeper', () => h.pagesFor('S-NEAR').length === 1);
+    await waitFor('outbox empty', async () => (await h.redis.hlen(svc.akeys.outbox)) === 0);
     await h.publishEvent('D3', 'alarm');
-    await waitFor('sentinel page', () => h!.pagesFor('S-AREA').length === 1);
+    await waitFor('sentinel page', () => h.pagesFor('S-AREA').length === 1);
     expect(h.pagesFor('S-NEAR')).toHaveLength(1);
     const kinds = (await svc.store.audit('INC-000001')).map((a) => a.kind);
     expect(kinds).toEqual(['opened', 'step', 'page_failed', 'page_sent']);

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { AlertsService, type AlertsServiceOptions, whenReady } from '../src/alerts-service.js';
 import type { LadderParams } from '../src/incident-decision.js';
 import { connectAlertsMqtt } from '../src/page-sender.js';
@@ -51,6 +52,31 @@ export async function startBroker(): Promise<Broker> {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * The lifecycle the integration files share: one in-process broker per file, one
+ * harness per test, closed after the test even when it failed. Call at the top of
+ * the file; the returned function creates the test's harness.
+ */
+export function harnessPerTest(): (label: string) => Promise<Harness> {
+  let broker: Broker | undefined;
+  let current: Harness | null = null;
+  beforeAll(async () => {
+    broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = null;
+  });
+  return async (label) => {
+    if (broker === undefined) throw new Error('harnessPerTest: the broker is not started yet');
+    current = await Harness.create(broker, label);
+    return current;
   };
 }
 
@@ -148,17 +174,7 @@ export class Harness {
 
   /** XADDs a device event the way the broker does (fields d/p/r). */
   async publishEvent(deviceId: string, type: Parameters<typeof event>[0], stream?: string): Promise<string> {
-    const e = event(type, Date.now());
-    return (await this.redis.xadd(
-      stream ?? this.keys.fireEvents,
-      '*',
-      'd',
-      deviceId,
-      'p',
-      JSON.stringify(e),
-      'r',
-      String(Date.now()),
-    )) as string;
+    return this.publishPayload(deviceId, event(type, Date.now()), stream ?? this.keys.fireEvents);
   }
 
   /** XADDs a raw payload object (fields d/p/r) to a stream; default the other lane. */

@@ -1,8 +1,8 @@
 import type { HazardTicket, Incident } from '@hub/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_OCCUPANCY_LADDERS, ladderPolicyConfigSchema } from '../src/ladder-policy.js';
 import { DEFAULT_TICKET_PARAMS, type TicketParams } from '../src/ticket-decision.js';
-import { type Broker, Harness, startBroker, waitFor } from './harness.js';
+import { type Harness, harnessPerTest, waitFor } from './harness.js';
 
 /**
  * The other lanes and the newer fire rules end to end, against the real Redis and a
@@ -12,19 +12,7 @@ import { type Broker, Harness, startBroker, waitFor } from './harness.js';
  * key-period mode changes the ladder; a flood of other events never holds up a fire
  * page.
  */
-let broker: Broker;
-let h: Harness | null = null;
-
-beforeAll(async () => {
-  broker = await startBroker();
-});
-afterAll(async () => {
-  await broker.close();
-});
-afterEach(async () => {
-  await h?.close();
-  h = null;
-});
+const newHarness = harnessPerTest();
 
 let seq = 0;
 function ev(type: string, extra: Record<string, unknown> = {}) {
@@ -41,10 +29,10 @@ async function ticketOf(hh: Harness, building: string, lane: string): Promise<Ha
 
 describe('hazard tickets', () => {
   it('opens a ticket per building and lane, folds repeats, and follows the operators through to closed', async () => {
-    h = await Harness.create(broker, 'lanes_ticket');
+    const h = await newHarness('lanes_ticket');
     const svc = await h.startService();
     await h.publishPayload('E1', ev('leakage', { channel: 2, value: 420 }));
-    const t = await waitFor('an electrical ticket', () => ticketOf(h!, 'B1', 'electrical'));
+    const t = await waitFor('an electrical ticket', () => ticketOf(h, 'B1', 'electrical'));
     expect(t).toMatchObject({
       id: 'HZ-000001',
       lane: 'electrical',
@@ -61,18 +49,18 @@ describe('hazard tickets', () => {
     const k = h.keys;
     expect(await h.redis.zscore(k.hazardTicketsOpen, t.id)).toBe(String(t.deadline));
     expect(await h.redis.zscore(k.hazardTicketsByTime, t.id)).toBe(String(t.openedAt));
-    await waitFor('the ticket on the live channel', () => h!.live.some((m) => m.type === 'ticket'));
+    await waitFor('the ticket on the live channel', () => h.live.some((m) => m.type === 'ticket'));
 
     // A second event of the lane folds; a fault is another lane, another ticket.
     await h.publishPayload('E1', ev('arc_fault', { channel: 2 }));
     await h.publishPayload('D1', ev('low_battery', { value: 8 }));
-    await waitFor('the arc folded', async () => (await h!.ticket(t.id))?.eventCount === 2);
-    const fault = await waitFor('a fault ticket', () => ticketOf(h!, 'B1', 'fault'));
+    await waitFor('the arc folded', async () => (await h.ticket(t.id))?.eventCount === 2);
+    const fault = await waitFor('a fault ticket', () => ticketOf(h, 'B1', 'fault'));
     expect(fault.cause).toBe('low_battery');
     expect((await h.ticket(t.id))?.causes).toEqual({ leakage: 1, arc_fault: 1 });
     // A passed self-test and a test press are no hazards.
     await h.publishPayload('D2', ev('self_test', { result: 'pass' }));
-    await waitFor('the other stream drained', async () => (await h!.pending(k.otherEvents)) === 0);
+    await waitFor('the other stream drained', async () => (await h.pending(k.otherEvents)) === 0);
 
     await h.operatorAction('op-1', { type: 'assign', ticketId: t.id, ownerId: 'grid-officer-7' });
     await h.operatorAction('grid-officer-7', { type: 'start_rectifying', ticketId: t.id });
@@ -85,7 +73,7 @@ describe('hazard tickets', () => {
       evidence: { text: 'replaced the breaker, leakage 40 mA', photoUrl: 'https://photos.example/hz1.jpg' },
     });
     const closed = await waitFor('the ticket closed', async () => {
-      const x = await h!.ticket(t.id);
+      const x = await h.ticket(t.id);
       return x?.state === 'closed' && x;
     });
     expect(closed).toMatchObject({ ownerId: 'grid-officer-7', closedBy: 'grid-officer-7' });
@@ -112,7 +100,7 @@ describe('hazard tickets', () => {
   });
 
   it('repeated hazards in a building go under listed supervision; overdue tickets are raised by the timer', async () => {
-    h = await Harness.create(broker, 'lanes_supervise');
+    const h = await newHarness('lanes_supervise');
     await h.startService(
       {},
       {
@@ -123,13 +111,13 @@ describe('hazard tickets', () => {
       },
     );
     await h.publishPayload('E1', ev('overcurrent'));
-    const first = await waitFor('a first ticket', () => ticketOf(h!, 'B1', 'electrical'));
+    const first = await waitFor('a first ticket', () => ticketOf(h, 'B1', 'electrical'));
     expect(first.supervised).toBe(false);
     await h.operatorAction('op-1', { type: 'close', ticketId: first.id, evidence: { text: 'rewired' } });
-    await waitFor('closed', async () => (await h!.ticket(first.id))?.state === 'closed');
+    await waitFor('closed', async () => (await h.ticket(first.id))?.state === 'closed');
     await h.publishPayload('E1', ev('overcurrent'));
     const second = await waitFor('a second ticket', async () => {
-      const t = await ticketOf(h!, 'B1', 'electrical');
+      const t = await ticketOf(h, 'B1', 'electrical');
       return t !== undefined && t.id !== first.id && t;
     });
     expect(second).toMatchObject({ repeatCount: 2, supervised: true });
@@ -143,10 +131,10 @@ describe('hazard tickets', () => {
       type: 'offline',
       detail: 'no heartbeat for 2 intervals',
     });
-    const off = await waitFor('an offline ticket', () => ticketOf(h!, 'B1', 'offline'));
+    const off = await waitFor('an offline ticket', () => ticketOf(h, 'B1', 'offline'));
     expect(off.overdueAt).toBeNull();
     const overdue = await waitFor('the offline ticket overdue', async () => {
-      const t = await h!.ticket(off.id);
+      const t = await h.ticket(off.id);
       return t !== null && t.overdueAt !== null && t;
     });
     expect(overdue.overdueAt).toBeGreaterThanOrEqual(off.deadline);
@@ -157,7 +145,7 @@ describe('hazard tickets', () => {
 
 describe('fire lane against the other lanes', () => {
   it('a flood of other-lane events does not hold up a fire page', async () => {
-    h = await Harness.create(broker, 'lanes_flood');
+    const h = await newHarness('lanes_flood');
     const svc = await h.startService();
     const FLOOD = 5_000;
     const pipe = h.redis.pipeline();
@@ -177,7 +165,7 @@ describe('fire lane against the other lanes', () => {
     await h.publishEvent('D3', 'alarm');
     await waitFor(
       'the fire page',
-      () => h!.pagesFor('S-AREA').length > 0 || h!.pagesFor('S-B2NEAR').length > 0,
+      () => h.pagesFor('S-AREA').length > 0 || h.pagesFor('S-B2NEAR').length > 0,
     );
     // The condition, not a time: when the page was out, the flood was still being worked through.
     const handled = (await svc.metrics.otherEvents.get()).values.reduce((n, v) => n + v.value, 0);
@@ -189,35 +177,35 @@ describe('fire lane against the other lanes', () => {
 
 describe('verification and key-period mode', () => {
   it('an electrical arc in the building confirms the open incident and prepares the 119 record', async () => {
-    h = await Harness.create(broker, 'lanes_arc');
+    const h = await newHarness('lanes_arc');
     await h.startService();
     await h.publishEvent('D1', 'alarm');
-    await waitFor('the page', () => h!.pagesFor('S-NEAR').length > 0);
+    await waitFor('the page', () => h.pagesFor('S-NEAR').length > 0);
     expect((await h.incident('INC-000001'))?.verification).toBe('unverified');
     await h.publishPayload('E1', ev('arc_fault', { channel: 1 }));
     const inc = await waitFor('confirmed', async () => {
-      const i = await h!.incident('INC-000001');
+      const i = await h.incident('INC-000001');
       return i?.verification === 'confirmed' && i;
     });
     expect(inc.confirmedBy).toBe('electrical');
     expect(inc.forward119?.text).toContain('INC-000001');
     // The arc also made its electrical ticket; no second page.
-    await waitFor('the arc ticket', () => ticketOf(h!, 'B1', 'electrical'));
+    await waitFor('the arc ticket', () => ticketOf(h, 'B1', 'electrical'));
     expect(h.pages).toHaveLength(1);
   });
 
   it('a human confirmation through the operator actions stream confirms', async () => {
-    h = await Harness.create(broker, 'lanes_human');
+    const h = await newHarness('lanes_human');
     await h.startService();
     await h.publishEvent('D1', 'alarm');
-    await waitFor('the page', () => h!.pagesFor('S-NEAR').length > 0);
+    await waitFor('the page', () => h.pagesFor('S-NEAR').length > 0);
     await h.operatorAction('op-9', {
       type: 'confirm_incident',
       incidentId: 'INC-000001',
       note: 'CCTV shows smoke',
     });
     const inc = await waitFor('confirmed', async () => {
-      const i = await h!.incident('INC-000001');
+      const i = await h.incident('INC-000001');
       return i?.verification === 'confirmed' && i;
     });
     expect(inc.confirmedBy).toBe('human');
@@ -226,7 +214,7 @@ describe('verification and key-period mode', () => {
   });
 
   it('key-period mode switched on by the dashboard key widens the first wave and shortens the timeout', async () => {
-    h = await Harness.create(broker, 'lanes_keyperiod');
+    const h = await newHarness('lanes_keyperiod');
     const ladders = ladderPolicyConfigSchema.parse({ occupancy: DEFAULT_OCCUPANCY_LADDERS });
     const svc = await h.startService({}, { ladders });
     await h.redis.set(
@@ -236,7 +224,7 @@ describe('verification and key-period mode', () => {
     await h.redis.publish(h.keys.keyPeriodChanged, '1');
     await waitFor('key-period mode on', () => svc.keyPeriod.active());
     await h.publishEvent('D1', 'alarm');
-    await waitFor('two pages at step 1', () => h!.pages.length >= 2);
+    await waitFor('two pages at step 1', () => h.pages.length >= 2);
     const inc = (await h.incident('INC-000001')) as Incident;
     expect(inc.ladder?.name).toBe('rental+key_period');
     expect(inc.pagedStations).toEqual(['S-NEAR', 'S-MID']);

@@ -4,13 +4,13 @@ import type { AuditEntry, Incident } from '@hub/protocol';
 import { RegistrySnapshot } from '@hub/registry';
 import { cleanupPrefix, testKeys, testRedis } from '@hub/registry/test-support';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsKeys } from '../src/alerts-keys.js';
 import { type NoticeOutboxEntry, noticeOutboxField } from '../src/incident-store.js';
 import { Notifier } from '../src/notifier.js';
 import type { Delivery } from '../src/webhook-channel.js';
 import { b1, devices, stations, township } from './fixtures.js';
-import { type Broker, Harness, quietLogger, startBroker, waitFor } from './harness.js';
+import { harnessPerTest, quietLogger, waitFor } from './harness.js';
 
 /**
  * The signed webhook channel against a real local HTTP gateway that fails the first
@@ -43,11 +43,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-let broker: Broker;
-let h: Harness | null = null;
+const newHarness = harnessPerTest();
 
 beforeAll(async () => {
-  broker = await startBroker();
   const verifier = new Webhook(SECRET);
   gateway = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -70,16 +68,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => gateway.close(r));
-  await broker.close();
-});
-afterEach(async () => {
-  await h?.close();
-  h = null;
 });
 
 describe('signed webhook channel', () => {
   it('delivers a page by SMS and voice through a failing gateway, retrying, auditing every attempt', async () => {
-    h = await Harness.create(broker, 'webhook_page');
+    const h = await newHarness('webhook_page');
     await h.startService(
       {},
       {
@@ -95,7 +88,7 @@ describe('signed webhook channel', () => {
       },
     );
     await h.publishEvent('D1', 'alarm');
-    await waitFor('the MQTT page', () => h!.pagesFor('S-NEAR').length > 0);
+    await waitFor('the MQTT page', () => h.pagesFor('S-NEAR').length > 0);
     const mine = () =>
       received.filter(
         (r) => String(r.body.incidentId) === 'INC-000001' && r.id.startsWith('INC-000001-page'),
@@ -116,7 +109,7 @@ describe('signed webhook channel', () => {
     expect(all.filter((r) => r.body.channel === 'sms').map((r) => r.attempt)).toEqual([1, 2, 3]);
 
     const audit = await waitFor('three attempts per delivery in the audit', async () => {
-      const a = (await h!.redis.lrange(h!.keys.incidentAudit('INC-000001'), 0, -1)).map(
+      const a = (await h.redis.lrange(h.keys.incidentAudit('INC-000001'), 0, -1)).map(
         (s) => JSON.parse(s) as AuditEntry,
       );
       const d = a.filter((e) => e.kind.startsWith('delivery_'));
@@ -135,7 +128,7 @@ describe('signed webhook channel', () => {
 
 describe('notices in the outbox', () => {
   it('a notice committed but never queued (crash) is queued by the sweeper', async () => {
-    h = await Harness.create(broker, 'webhook_outbox');
+    const h = await newHarness('webhook_outbox');
     const akeys = alertsKeys(h.keys);
     const notice = {
       kind: 'fire_office' as const,
@@ -173,7 +166,7 @@ describe('notices in the outbox', () => {
     );
     expect(got.map((r) => r.body.channel).sort()).toEqual(['sms', 'voice']);
     expect(got.every((r) => r.body.to === township.fireOfficePhone && r.verified)).toBe(true);
-    await waitFor('the outbox entry gone', async () => (await h!.redis.hlen(akeys.outbox)) === 0);
+    await waitFor('the outbox entry gone', async () => (await h.redis.hlen(akeys.outbox)) === 0);
   });
 });
 
