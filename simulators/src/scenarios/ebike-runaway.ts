@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { devicesIn, hasKinds, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, devicesIn, pickBuildingWith, waitReady } from './scenario-helpers.js';
 
 /**
  * An e-bike battery goes into thermal runaway on a charging port at night: port
@@ -13,21 +13,19 @@ export const ebikeRunaway: Scenario = {
   title: 'E-bike thermal runaway at night',
   defaultDurationS: 45,
   prepare({ snapshot, rnd }) {
-    const building = pickBuilding(
+    const { building, first } = pickBuildingWith(
       snapshot,
       rnd,
-      hasKinds(snapshot, { smoke: 1, charger: 1 }),
+      { smoke: 1, charger: 1 },
       'a charging station and a smoke detector',
     );
-    const charger = devicesIn(snapshot, building.id, 'charger')[0];
+    const charger = first('charger');
     const detectors = devicesIn(snapshot, building.id, 'smoke').map((d) => d.id);
-    if (charger === undefined) throw new Error('unreachable');
     return {
       required: [charger.id, ...detectors],
       summary: `${charger.id} port 3 runaway in ${building.id}, then ${detectors.length} detectors`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [charger.id, ...detectors]);
+        await waitReady(ctx, [charger.id, ...detectors]);
         for (const t of [60, 80, 110]) {
           ctx.event(charger.id, 'port_over_temperature', { channel: 3, value: t });
           await ctx.sleep(4_000);
@@ -41,7 +39,7 @@ export const ebikeRunaway: Scenario = {
         for (const id of detectors) ctx.event(id, 'alarm', { value: 10 + ctx.rnd() * 8 });
       },
       checks(r) {
-        const b = r.audit.buildings.find((x) => x.buildingId === building.id);
+        const b = buildingResult(r, building.id);
         return [
           {
             name: 'smoke linkage paged',

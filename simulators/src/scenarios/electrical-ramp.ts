@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { devicesIn, hasKinds, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, pickBuildingWith, waitReady } from './scenario-helpers.js';
 
 /**
  * An overloaded circuit heats up: the electricity monitor reports over_temperature
@@ -12,21 +12,19 @@ export const electricalRamp: Scenario = {
   title: 'Electrical over-temperature ramp ending in smoke',
   defaultDurationS: 45,
   prepare({ snapshot, rnd }) {
-    const building = pickBuilding(
+    const { building, first } = pickBuildingWith(
       snapshot,
       rnd,
-      hasKinds(snapshot, { smoke: 1, electric: 1 }),
+      { smoke: 1, electric: 1 },
       'a smoke detector and an electricity monitor',
     );
-    const monitor = devicesIn(snapshot, building.id, 'electric')[0];
-    const detector = devicesIn(snapshot, building.id, 'smoke')[0];
-    if (monitor === undefined || detector === undefined) throw new Error('unreachable');
+    const monitor = first('electric');
+    const detector = first('smoke');
     return {
       required: [monitor.id, detector.id],
       summary: `${monitor.id} over-temperature ramp, then ${detector.id} alarms (${building.id})`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [monitor.id, detector.id]);
+        await waitReady(ctx, [monitor.id, detector.id]);
         for (const t of [65, 75, 85, 95]) {
           ctx.event(monitor.id, 'over_temperature', { channel: 1, value: t });
           ctx.note(`circuit 1 at ${t} °C`);
@@ -36,7 +34,7 @@ export const electricalRamp: Scenario = {
         ctx.event(detector.id, 'alarm', { value: 9 });
       },
       checks(r) {
-        const b = r.audit.buildings.find((x) => x.buildingId === building.id);
+        const b = buildingResult(r, building.id);
         return [
           {
             name: 'smoke alarm paged',

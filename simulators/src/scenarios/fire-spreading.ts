@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { detectorsByFloor, ids, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, detectorsByFloor, ids, pickBuilding, waitReady } from './scenario-helpers.js';
 
 /**
  * A fire that starts on one floor and climbs: every 8 s the detectors of the next
@@ -25,8 +25,7 @@ export const fireSpreading: Scenario = {
       required: all,
       summary: `${building.id}: ${floors.length} floors, ${all.length} detectors, one floor every ${FLOOR_EVERY_MS / 1000} s`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, all);
+        await waitReady(ctx, all);
         for (const [k, floor] of floors.entries()) {
           if (ctx.aborted()) return;
           ctx.note(`floor ${floor[0]?.floor ?? k}: ${floor.length} detectors alarm`);
@@ -35,7 +34,7 @@ export const fireSpreading: Scenario = {
         }
       },
       checks(r) {
-        const b = r.audit.buildings.find((x) => x.buildingId === building.id);
+        const b = buildingResult(r, building.id);
         const incidents = r.audit.incidents.filter((i) => i.buildingId === building.id);
         return [
           {

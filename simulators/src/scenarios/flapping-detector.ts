@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { devicesIn, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, incidentCount, pickBuildingWith, waitReady } from './scenario-helpers.js';
 
 /**
  * A faulty detector that alarms and clears every 4 s for a minute. The hub must not
@@ -13,20 +13,13 @@ export const flappingDetector: Scenario = {
   title: 'Faulty detector flapping every few seconds',
   defaultDurationS: 75,
   prepare({ snapshot, rnd }) {
-    const building = pickBuilding(
-      snapshot,
-      rnd,
-      (b) => devicesIn(snapshot, b.id, 'smoke').length >= 1,
-      'a smoke detector',
-    );
-    const detector = devicesIn(snapshot, building.id, 'smoke')[0];
-    if (detector === undefined) throw new Error('unreachable');
+    const { building, first } = pickBuildingWith(snapshot, rnd, { smoke: 1 }, 'a smoke detector');
+    const detector = first('smoke');
     return {
       required: [detector.id],
       summary: `${detector.id} in ${building.id}: alarm / clear every ${FLAP_MS / 1000} s, ${FLAPS} times`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [detector.id]);
+        await waitReady(ctx, [detector.id]);
         for (let k = 0; k < FLAPS && !ctx.aborted(); k++) {
           ctx.event(detector.id, 'alarm', { value: 3 + ctx.rnd() });
           await ctx.sleep(FLAP_MS / 2);
@@ -37,8 +30,8 @@ export const flappingDetector: Scenario = {
         ctx.note(`${FLAPS} flaps sent, then a fault event`);
       },
       checks(r) {
-        const b = r.audit.buildings.find((x) => x.buildingId === building.id);
-        const firstSteps = r.audit.incidents.filter((i) => i.buildingId === building.id).length;
+        const b = buildingResult(r, building.id);
+        const firstSteps = incidentCount(r, building.id);
         return [
           {
             name: 'not paged on every flap',

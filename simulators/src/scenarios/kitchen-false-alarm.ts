@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { devicesIn, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, incidentCount, pickBuildingWith, waitReady } from './scenario-helpers.js';
 
 /**
  * Cooking smoke: one detector alarms, the smoke clears 20 s later (alarm_cleared).
@@ -12,20 +12,13 @@ export const kitchenFalseAlarm: Scenario = {
   title: 'Kitchen smoke false alarm that clears',
   defaultDurationS: 40,
   prepare({ snapshot, rnd }) {
-    const building = pickBuilding(
-      snapshot,
-      rnd,
-      (b) => devicesIn(snapshot, b.id, 'smoke').length >= 1,
-      'a smoke detector',
-    );
-    const detector = devicesIn(snapshot, building.id, 'smoke')[0];
-    if (detector === undefined) throw new Error('unreachable');
+    const { building, first } = pickBuildingWith(snapshot, rnd, { smoke: 1 }, 'a smoke detector');
+    const detector = first('smoke');
     return {
       required: [detector.id],
       summary: `${detector.id} in ${building.id} (floor ${detector.floor}, ${detector.room}) alarms, clears after 20 s`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [detector.id]);
+        await waitReady(ctx, [detector.id]);
         ctx.note('cooking smoke: alarm');
         ctx.event(detector.id, 'alarm', { value: 4.5 });
         await ctx.sleep(20_000);
@@ -33,8 +26,8 @@ export const kitchenFalseAlarm: Scenario = {
         ctx.event(detector.id, 'alarm_cleared');
       },
       checks(r) {
-        const b = r.audit.buildings.find((x) => x.buildingId === building.id);
-        const steps1 = r.audit.incidents.filter((i) => i.buildingId === building.id).length;
+        const b = buildingResult(r, building.id);
+        const steps1 = incidentCount(r, building.id);
         return [
           {
             name: 'paged on one detector',

@@ -1,5 +1,5 @@
 import type { Check, Scenario } from '../scenario.js';
-import { devicesIn, needConnected, pickBuilding } from './scenario-helpers.js';
+import { buildingResult, devicesIn, needConnected, pickBuilding } from './scenario-helpers.js';
 
 /**
  * A power cut takes 5,000 devices offline at once (half the fleet when it is
@@ -64,7 +64,7 @@ export const powerCut: Scenario = {
         );
       },
       checks(r): Check[] {
-        const b = r.audit.buildings.find((x) => x.buildingId === fireBuilding.id);
+        const b = buildingResult(r, fireBuilding.id);
         return [
           {
             name: 'reconnected within 60 s',

@@ -1,5 +1,7 @@
 import type { Building, Device, DeviceKind } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
+import type { BuildingReport } from '../alarm-audit.js';
+import type { ScenarioContext, ScenarioReport } from '../scenario.js';
 import { SIM_ERRORS, SimError } from '../sim-error.js';
 
 /** Shared picks for scenario files: seeded, reproducible, and loud when the registry lacks what a scenario needs. */
@@ -63,4 +65,41 @@ export async function needConnected(
     );
   }
   if (up < list.length) ctx.note(`only ${up}/${list.length} of the scenario's devices connected`);
+}
+
+/**
+ * A building (seeded choice) with at least these many devices of each kind, and the
+ * first in-service device of a kind there (by id).
+ */
+export function pickBuildingWith(
+  snapshot: RegistrySnapshot,
+  rnd: () => number,
+  kinds: Partial<Record<DeviceKind, number>>,
+  what: string,
+): { building: Building; first(kind: DeviceKind): Device } {
+  const building = pickBuilding(snapshot, rnd, hasKinds(snapshot, kinds), what);
+  return {
+    building,
+    first(kind) {
+      const d = devicesIn(snapshot, building.id, kind)[0];
+      if (d === undefined) throw new Error(`unreachable: ${building.id} has no ${kind}`);
+      return d;
+    },
+  };
+}
+
+/** The usual start of a script: most of the fleet up (the hub under load), then the scenario's own devices. */
+export async function waitReady(ctx: ScenarioContext, list: readonly string[]): Promise<void> {
+  await ctx.waitFleet(0.95, 60_000);
+  await needConnected(ctx, list);
+}
+
+/** What the audit saw for one building (undefined: no alarm was sent there). */
+export function buildingResult(r: ScenarioReport, buildingId: string): BuildingReport | undefined {
+  return r.audit.buildings.find((x) => x.buildingId === buildingId);
+}
+
+/** Incidents (first pages) the audit counted for one building. */
+export function incidentCount(r: ScenarioReport, buildingId: string): number {
+  return r.audit.incidents.filter((i) => i.buildingId === buildingId).length;
 }

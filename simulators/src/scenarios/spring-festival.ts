@@ -1,5 +1,5 @@
 import type { Scenario } from '../scenario.js';
-import { devicesIn, hasKinds, needConnected, pickBuilding } from './scenario-helpers.js';
+import { devicesIn, hasKinds, pickBuilding, waitReady } from './scenario-helpers.js';
 
 /**
  * Spring Festival evening (重点时段): key-period mode switched on (the Redis key
@@ -36,8 +36,7 @@ export const springFestival: Scenario = {
       async script(ctx) {
         keyPeriodSet = await ctx.setKeyPeriod(true, 'spring-festival');
         ctx.note(keyPeriodSet ? 'key-period mode on' : 'no Redis: key-period mode not switched');
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [...d1, ...d2, k, ch]);
+        await waitReady(ctx, [...d1, ...d2, k, ch]);
         ctx.note(`fireworks: fire in ${fire1.id}`);
         for (const id of d1) ctx.event(id, 'alarm', { value: 14 });
         await ctx.sleep(5_000);

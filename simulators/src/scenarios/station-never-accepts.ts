@@ -1,6 +1,6 @@
 import { expectedStation } from '../fire-scenario.js';
 import type { Scenario } from '../scenario.js';
-import { devicesIn, needConnected, pickBuilding } from './scenario-helpers.js';
+import { devicesIn, pickBuilding, waitReady } from './scenario-helpers.js';
 
 /**
  * The nearest station never accepts (nobody at the screen). After its accept timeout
@@ -26,8 +26,7 @@ export const stationNeverAccepts: Scenario = {
       neverAccept: [silent],
       summary: `${detector} alarms in ${building.id}; ${silent} (first on the ladder) never accepts`,
       async script(ctx) {
-        await ctx.waitFleet(0.95, 60_000);
-        await needConnected(ctx, [detector]);
+        await waitReady(ctx, [detector]);
         ctx.event(detector, 'alarm', { value: 11 });
         ctx.note(`alarm; ${silent} stays silent`);
       },
