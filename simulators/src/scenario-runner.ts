@@ -1,12 +1,12 @@
 import type { DeviceEvent, EventType, HubKeys } from '@hub/protocol';
 import { laneOf } from '@hub/protocol';
-import { demoDeviceSecret, type RegistrySnapshot, seededRandom } from '@hub/registry';
+import { type RegistrySnapshot, seededRandom } from '@hub/registry';
 import type { Redis } from 'ioredis';
 import { AlarmAudit } from './alarm-audit.js';
 import { type Clock, systemClock } from './clock.js';
 import { DashboardLiveSource } from './dashboard-live-source.js';
 import { deviceEvent } from './device-profiles.js';
-import type { FleetDevice } from './fleet.js';
+import { selectFleet } from './fleet-selection.js';
 import { FloodFleet } from './flood-fleet.js';
 import { type SettleUntil, sleep, waitUntil } from './run-wait.js';
 import type { Scenario, ScenarioContext, ScenarioReport, SeriesPoint } from './scenario.js';
@@ -76,37 +76,6 @@ export interface RunProgress {
 }
 
 const MAX_SERIES = 7_200;
-
-/** Required devices first, then the registry's others by id, up to `scale`. */
-export function selectFleet(
-  snapshot: RegistrySnapshot,
-  seed: string,
-  scale: number,
-  required: readonly string[],
-): FleetDevice[] {
-  const ids: string[] = [];
-  const seen = new Set<string>();
-  for (const id of required) {
-    if (!seen.has(id) && snapshot.devices.has(id)) {
-      ids.push(id);
-      seen.add(id);
-    }
-  }
-  if (ids.length < scale) {
-    for (const id of [...snapshot.devices.keys()].sort()) {
-      if (ids.length >= scale) break;
-      if (!seen.has(id)) {
-        ids.push(id);
-        seen.add(id);
-      }
-    }
-  }
-  return ids.map((id) => {
-    const d = snapshot.devices.get(id);
-    if (d === undefined) throw new Error(`unreachable: ${id}`);
-    return { id, kind: d.kind, model: d.model, secret: demoDeviceSecret(seed, id) };
-  });
-}
 
 export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<ScenarioReport> {
   const clock = opts.clock ?? systemClock;

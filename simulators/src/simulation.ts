@@ -1,8 +1,9 @@
-import { demoDeviceSecret, type RegistrySnapshot, seededRandom } from '@hub/registry';
+import { type RegistrySnapshot, seededRandom } from '@hub/registry';
 import { type Clock, systemClock } from './clock.js';
 import type { ProfileOptions, TelemetryIntervals } from './device-profiles.js';
 import { chooseFireTarget, type FireReport, type FireTarget, FireTracker, ignite } from './fire-scenario.js';
 import { type ConnectFn, Fleet, type FleetDevice, type FleetStats } from './fleet.js';
+import { selectFleet } from './fleet-selection.js';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder.js';
 import { type SettleUntil, sleep, waitUntil } from './run-wait.js';
 import { SIM_ERRORS, SimError } from './sim-error.js';
@@ -93,23 +94,7 @@ export function pickFleetDevices(
   count: number,
   first: readonly string[] = [],
 ): FleetDevice[] {
-  const ids = [...first];
-  const seen = new Set(ids);
-  if (ids.length < count) {
-    for (const id of [...snapshot.devices.keys()].sort()) {
-      if (ids.length >= count) break;
-      if (!seen.has(id)) {
-        ids.push(id);
-        seen.add(id);
-      }
-    }
-  }
-  const out: FleetDevice[] = [];
-  for (const id of ids) {
-    const d = snapshot.devices.get(id);
-    if (d !== undefined) out.push({ id, kind: d.kind, model: d.model, secret: demoDeviceSecret(seed, id) });
-  }
-  return out;
+  return selectFleet(snapshot, seed, count, first);
 }
 
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
