@@ -112,6 +112,8 @@ async function main(): Promise<void> {
     const redis = new Redis(`redis://127.0.0.1:${redisPort}`, {
       retryStrategy: (n) => (n > 50 ? null : 100),
     });
+    // Connection refused until redis-server listens: retried by retryStrategy, not an error.
+    redis.on('error', () => undefined);
     await redis.ping();
     const keys = hubKeys('bench');
     const demo = generateDemoTownship({
