@@ -90,3 +90,20 @@ export function buildingOfDevice(
   }
   return device.buildingId;
 }
+
+/**
+ * An entry the engines could not handle (Redis or MQTT failed): counted
+ * (E_HANDLER_FAILED) and logged, not acked, so the claim pass retries it. Returns
+ * false, runGrouped's "stop this building here".
+ */
+export function handlerFailed(
+  lane: LaneRejections,
+  err: unknown,
+  deviceId: string,
+  entryId: string,
+  message: string,
+): false {
+  lane.metrics.rejections.inc({ stream: lane.stream, code: ALERTS_CODES.HANDLER_FAILED });
+  lane.logger.error({ err, deviceId, entryId }, message);
+  return false;
+}

@@ -1,9 +1,9 @@
 import { type DeviceEvent, decodeEvent } from '@hub/protocol';
 import type { Logger } from 'pino';
-import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import {
   buildingOfDevice,
+  handlerFailed,
   type LaneRejections,
   newEventFields,
   readEventFields,
@@ -40,6 +40,8 @@ const STREAM = 'fire';
 
 export function createFireLaneHandler(opts: FireLaneHandlerOptions): BatchHandler {
   const { engine, metrics, logger } = opts;
+  const lane: LaneRejections = { stream: STREAM, metrics, logger };
+  const f = newEventFields();
 
   const handleOne = async (acks: string[], a: ParsedAlarm): Promise<boolean> => {
     try {
@@ -55,14 +57,9 @@ export function createFireLaneHandler(opts: FireLaneHandlerOptions): BatchHandle
       acks.push(a.entryId);
       return true;
     } catch (err) {
-      metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.HANDLER_FAILED });
-      logger.error({ err, deviceId: a.deviceId, entryId: a.entryId }, 'fire event not handled; will retry');
-      return false;
+      return handlerFailed(lane, err, a.deviceId, a.entryId, 'fire event not handled; will retry');
     }
   };
-
-  const lane: LaneRejections = { stream: STREAM, metrics, logger };
-  const f = newEventFields();
 
   return async (entries) => {
     const acks: string[] = [];

@@ -1,10 +1,10 @@
 import { decodeEvent, envelopeShape } from '@hub/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import {
   buildingOfDevice,
+  handlerFailed,
   type LaneRejections,
   newEventFields,
   readEventFields,
@@ -66,6 +66,8 @@ interface Parsed {
 
 export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHandler {
   const { engine, tickets, metrics, logger } = opts;
+  const lane: LaneRejections = { stream: STREAM, metrics, logger };
+  const f = newEventFields();
 
   const counted = (res: EngineResult, deviceId: string) => {
     if (res.outcome === 'rejected') {
@@ -102,17 +104,9 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
       acks.push(p.entryId);
       return true;
     } catch (err) {
-      metrics.rejections.inc({ stream: STREAM, code: ALERTS_CODES.HANDLER_FAILED });
-      logger.error(
-        { err, deviceId: p.deviceId, entryId: p.entryId },
-        'other-lane event not handled; will retry',
-      );
-      return false;
+      return handlerFailed(lane, err, p.deviceId, p.entryId, 'other-lane event not handled; will retry');
     }
   };
-
-  const lane: LaneRejections = { stream: STREAM, metrics, logger };
-  const f = newEventFields();
 
   return async (entries) => {
     const acks: string[] = [];

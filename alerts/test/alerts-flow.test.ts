@@ -163,10 +163,18 @@ describe('alerts flow', () => {
     await h.publishEvent('DM', 'alarm'); // device in maintenance
     await h.publishEvent('D1', 'test', k.otherEvents);
     await h.publishEvent('D1', 'low_battery', k.otherEvents);
+    // The other lane rejects the same bad input the same way (event-entry.ts).
+    await h.redis.xadd(k.otherEvents, '*', 'd', 'D1', 'p', '{not json', 'r', String(Date.now()));
+    await h.redis.xadd(k.otherEvents, '*', 'x', 'y');
+    await h.publishEvent('NO-SUCH-DEVICE', 'low_battery', k.otherEvents);
     await waitFor('fire entries acked', async () => (await h.pending(k.fireEvents)) === 0);
     await waitFor('other entries acked', async () => (await h.pending(k.otherEvents)) === 0);
-    const codes = (await svc.metrics.rejections.get()).values.map((v) => v.labels.code);
-    expect(codes).toEqual(expect.arrayContaining(['E_INVALID_JSON', 'E_BAD_ENTRY', 'E_UNKNOWN_DEVICE']));
+    const rejections = (await svc.metrics.rejections.get()).values;
+    const codes = (stream: string) =>
+      rejections.filter((v) => v.labels.stream === stream).map((v) => v.labels.code);
+    const bad = ['E_INVALID_JSON', 'E_BAD_ENTRY', 'E_UNKNOWN_DEVICE'];
+    expect(codes('fire')).toEqual(expect.arrayContaining(bad));
+    expect(codes('other')).toEqual(expect.arrayContaining(bad));
     const unpaged = await waitFor('test press and maintenance alarm recorded', async () => {
       const a = await svc.store.unpagedAudit();
       return a.length >= 2 && a;

@@ -45,6 +45,16 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 const newHarness = harnessPerTest();
 
+/** The channel's settings for the test gateway: quick retries, a small queue. */
+const webhookTo = (url: string) => ({
+  url,
+  secret: SECRET,
+  maxAttempts: 5,
+  backoffMs: 50,
+  timeoutMs: 2_000,
+  maxQueued: 100,
+});
+
 beforeAll(async () => {
   const verifier = new Webhook(SECRET);
   gateway = createServer(async (req, res) => {
@@ -76,14 +86,7 @@ describe('signed webhook channel', () => {
     await h.startService(
       {},
       {
-        webhook: {
-          url: gatewayUrl,
-          secret: SECRET,
-          maxAttempts: 5,
-          backoffMs: 50,
-          timeoutMs: 2_000,
-          maxQueued: 100,
-        },
+        webhook: webhookTo(gatewayUrl),
         throttleMs: { sms: 0, voice: 60_000, wecom: 0 },
       },
     );
@@ -146,14 +149,7 @@ describe('notices in the outbox', () => {
     await h.startService(
       {},
       {
-        webhook: {
-          url: gatewayUrl,
-          secret: SECRET,
-          maxAttempts: 5,
-          backoffMs: 50,
-          timeoutMs: 2_000,
-          maxQueued: 100,
-        },
+        webhook: webhookTo(gatewayUrl),
       },
     );
     const got = await waitFor(
