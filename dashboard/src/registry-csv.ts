@@ -1,11 +1,15 @@
 import type { RegistrySnapshot } from '@hub/registry';
+import { BUILDING_CSV_COLUMNS } from './building-import.js';
+import { DEVICE_CSV_COLUMNS } from './device-import.js';
 import { csvField } from './incident-stats.js';
+import { areaCell, officersCell, STATION_CSV_COLUMNS } from './station-import.js';
 
 export const REGISTRY_CSV_KINDS = ['buildings', 'devices', 'stations'] as const;
 export type RegistryCsvKind = (typeof REGISTRY_CSV_KINDS)[number];
 
 /**
- * CSV export of the registry for one township (null = all). Device secrets and salts
+ * CSV export of the registry for one township (null = all), in the columns the imports
+ * read back (stations add `officers_on_duty`, a count the import ignores). Device secrets and salts
  * never leave; contacts' phones do (the export is for the township office that owns them).
  */
 export function registryCsv(
@@ -16,7 +20,7 @@ export function registryCsv(
   const rows: string[][] = [];
   const inT = (t: string) => township === null || t === township;
   if (kind === 'buildings') {
-    rows.push(['id', 'name', 'address', 'lat', 'lon', 'occupancy', 'floors', 'township', 'grid', 'contacts']);
+    rows.push([...BUILDING_CSV_COLUMNS]);
     for (const b of snapshot.buildings.values()) {
       if (!inT(b.township)) continue;
       const contacts = b.contacts.map((c) => `${c.name}${c.role ? `(${c.role})` : ''}:${c.phone}`).join('; ');
@@ -34,7 +38,7 @@ export function registryCsv(
       ]);
     }
   } else if (kind === 'devices') {
-    rows.push(['id', 'kind', 'model', 'building_id', 'floor', 'room', 'maintenance', 'grid']);
+    rows.push([...DEVICE_CSV_COLUMNS]);
     for (const d of snapshot.devices.values()) {
       const b = snapshot.buildings.get(d.buildingId);
       if (b === undefined || !inT(b.township)) continue;
@@ -50,7 +54,7 @@ export function registryCsv(
       ]);
     }
   } else {
-    rows.push(['id', 'name', 'lat', 'lon', 'township', 'on_duty', 'officers', 'officers_on_duty']);
+    rows.push([...STATION_CSV_COLUMNS, 'officers_on_duty']);
     for (const s of snapshot.stations.values()) {
       if (!inT(s.township)) continue;
       rows.push([
@@ -60,7 +64,8 @@ export function registryCsv(
         String(s.lon),
         s.township,
         String(s.onDuty),
-        String(s.officers.length),
+        officersCell(s.officers),
+        areaCell(s.area),
         String(s.officers.filter((o) => o.onDuty).length),
       ]);
     }

@@ -1,5 +1,4 @@
 import { KEY_PERIOD_MODES, keyPeriodSchema, TICKET_STATES } from '@hub/protocol';
-import { RegistryStore } from '@hub/registry';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -9,12 +8,12 @@ import { API_ERRORS, ApiError } from './api-error.js';
 import { incidentIdSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
 import { authenticate } from './authenticate.js';
-import { parseBuildingCsv } from './building-import.js';
 import { fleetHealth } from './fleet-health.js';
 import { computeIncidentStats, statsCsv } from './incident-stats.js';
 import { keyPeriodStatus, readKeyPeriod, writeKeyPeriod } from './key-period-store.js';
 import { buildOperatorAction, enqueueOperatorAction } from './operator-actions.js';
 import { REGISTRY_CSV_KINDS, registryCsv } from './registry-csv.js';
+import { importRegistryCsv } from './registry-import.js';
 import { MAX_TICKETS_LISTED } from './ticket-reader.js';
 import { townshipMap } from './township-map.js';
 
@@ -54,7 +53,7 @@ const keyPeriodBody = z
   })
   .strict();
 const csvParams = z.object({ kind: z.enum(REGISTRY_CSV_KINDS) });
-/** A township's buildings as CSV: a few MB at most. */
+/** A township's buildings or devices as CSV: a few MB at most (20,000 rows). */
 const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
@@ -240,18 +239,20 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
   );
 
   /**
-   * Imports buildings (the export's columns). All or nothing: any invalid row and nothing
-   * is written; `?dryRun=true` only checks. Written through the registry's own store
-   * (validated again, version bumped, change published: every service reloads).
+   * Imports buildings, devices or stations (the export's columns). All or nothing: any
+   * invalid row (schema, unknown building or township, another township's record) and
+   * nothing is written; `?dryRun=true` only checks. New devices get a random secret,
+   * returned in this answer only (the registry keeps its salted hash).
    */
   app.post(
-    '/api/registry/buildings.csv',
+    '/api/registry/:kind.csv',
     {
       bodyLimit: IMPORT_BODY_LIMIT,
       schema: {
         tags,
+        params: csvParams,
         querystring: z.object({ dryRun: z.enum(['true', 'false']).default('false') }).strict(),
-        summary: 'Import buildings from CSV (text/csv; all or nothing)',
+        summary: 'Import buildings, devices or stations from CSV (text/csv; all or nothing)',
       },
     },
     async (req, reply) => {
@@ -259,19 +260,31 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
       if (typeof req.body !== 'string') {
         throw new ApiError(415, API_ERRORS.UNSUPPORTED_MEDIA_TYPE, 'send the CSV as text/csv');
       }
-      const result = parseBuildingCsv(req.body, townshipScope(p));
-      if (result.problemCount > 0) {
+      const { kind } = req.params;
+      const dryRun = req.query.dryRun === 'true';
+      const out = await importRegistryCsv(ctx.redis, ctx.keys, kind, req.body, townshipScope(p), dryRun);
+      if (!out.ok) {
         return reply.code(422).send({
           code: API_ERRORS.IMPORT_INVALID,
-          message: `${result.problemCount} invalid rows; nothing was written`,
-          problems: result.problems,
-          problemCount: result.problemCount,
+          message: `${out.problemCount} invalid rows; nothing was written`,
+          problems: out.problems,
+          problemCount: out.problemCount,
         });
       }
-      if (req.query.dryRun === 'true') return { valid: result.buildings.length, written: 0, version: null };
-      const version = await new RegistryStore(ctx.redis, ctx.keys).upsert('buildings', result.buildings);
-      req.log.info({ by: p.username, buildings: result.buildings.length, version }, 'buildings imported');
-      return { valid: result.buildings.length, written: result.buildings.length, version };
+      const { ok: _ok, ...answer } = out;
+      // Secrets are logged by count only, and the answer must not sit in any cache.
+      req.log.info(
+        {
+          by: p.username,
+          kind,
+          valid: out.valid,
+          written: out.written,
+          created: out.created,
+          version: out.version,
+        },
+        'registry imported',
+      );
+      return reply.header('cache-control', 'no-store').send(answer);
     },
   );
 

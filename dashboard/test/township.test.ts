@@ -5,7 +5,7 @@ import {
   OPERATOR_ACTION_STREAM_FIELDS,
   operatorActionSchema,
 } from '@hub/protocol';
-import { RegistrySnapshot } from '@hub/registry';
+import { RegistrySnapshot, RegistryStore } from '@hub/registry';
 import { cleanupPrefix, testKeys, testRedis } from '@hub/registry/test-support';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -45,17 +45,18 @@ const devices = [
   device('d5', 'b2', { maintenance: true }),
 ];
 
+function snapshotData() {
+  return {
+    townships: [{ id: 'tw1', name: '测试镇', lat: 25.83, lon: 114.93, fireOfficePhone: '0797-1190000' }],
+    buildings,
+    devices,
+    stations,
+    accounts: [],
+  };
+}
+
 function snapshot(): RegistrySnapshot {
-  return new RegistrySnapshot(
-    {
-      townships: [{ id: 'tw1', name: '测试镇', lat: 25.83, lon: 114.93, fireOfficePhone: '0797-1190000' }],
-      buildings,
-      devices,
-      stations,
-      accounts: [],
-    },
-    1,
-  );
+  return new RegistrySnapshot(snapshotData(), 1);
 }
 
 function ticket(id: string, overrides: Partial<HazardTicket> = {}): HazardTicket {
@@ -115,6 +116,8 @@ beforeAll(async () => {
     clock: () => T0 + 10 * 86_400_000,
   });
   await app.ready();
+  // The imports check rows against the stored registry (Redis), as in production.
+  await new RegistryStore(redis, keys).replaceAll(snapshotData());
   await addAccounts(redis, keys, CAST);
   op1 = injectAs(app, await login(app, 'op-tw1'));
   op2 = injectAs(app, await login(app, 'op-tw2'));
