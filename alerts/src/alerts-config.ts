@@ -63,6 +63,8 @@ export const alertsEnvSchema = z.object({
   HUB_CONFIRM_WINDOW_MS: ms(1_000, 3_600_000, 120_000),
   HUB_CONFIRM_HEAT_C: z.coerce.number().min(30).max(200).default(57),
   HUB_CONFIRM_RISE_C: z.coerce.number().min(1).max(100).default(8),
+  /** Quarantine of a device after a device_fault close (fault-quarantine.ts); 0 = off. */
+  HUB_FAULT_QUARANTINE_MS: ms(0, 7 * 86_400_000, 30 * 60_000),
   /** Skip stations that are the accepted responder of another open incident. */
   HUB_SKIP_BUSY_STATIONS: z.enum(['0', '1', 'true', 'false']).default('0'),
   /** Operator travel-time table (JSON or CSV building,station,seconds); optional. */
@@ -113,6 +115,7 @@ export interface AlertsConfig {
   readonly ladders: LadderPolicyConfig;
   readonly verification: VerificationParams;
   readonly skipBusyStations: boolean;
+  readonly faultQuarantineMs: number;
   readonly travelTimesFile: string | null;
   readonly tickets: TicketParams;
   readonly webhook: {
@@ -172,6 +175,7 @@ export function loadAlertsConfig(
       riseConfirmC: e.HUB_CONFIRM_RISE_C,
     },
     skipBusyStations: e.HUB_SKIP_BUSY_STATIONS === '1' || e.HUB_SKIP_BUSY_STATIONS === 'true',
+    faultQuarantineMs: e.HUB_FAULT_QUARANTINE_MS,
     travelTimesFile: e.HUB_TRAVEL_TIMES_FILE ?? null,
     tickets: {
       ...DEFAULT_TICKET_PARAMS,

@@ -23,6 +23,10 @@ export interface AlertsKeys {
   ticketDeliveries(ticketId: string): string;
   /** BullMQ queue name of webhook deliveries. */
   readonly webhookQueue: string;
+  /** A device's fault quarantine (JSON QuarantineEntry), expiring with it (fault-quarantine.ts). */
+  faultQuarantine(deviceId: string): string;
+  /** The building's latest suppressed alarm (JSON SuppressedAlarm), expiring with the verification window. */
+  faultSuppressed(buildingId: string): string;
 }
 
 export function alertsKeys(keys: HubKeys): AlertsKeys {
@@ -36,6 +40,8 @@ export function alertsKeys(keys: HubKeys): AlertsKeys {
     throttle: (channel, to) => `${keys.prefix}:alerts:throttle:${channel}:${to}`,
     ticketDeliveries: (id) => `${keys.prefix}:alerts:ticket-deliveries:${id}`,
     webhookQueue: 'webhooks',
+    faultQuarantine: (d) => `${keys.prefix}:alerts:fault-quarantine:${d}`,
+    faultSuppressed: (b) => `${keys.prefix}:alerts:fault-suppressed:${b}`,
   };
 }
 

@@ -9,6 +9,8 @@ export interface AlertsMetrics {
   readonly incidentsOpened: Counter;
   readonly alarmsFolded: Counter;
   readonly recorded: Counter<'reason'>;
+  /** Fault quarantine (fault-quarantine.ts): devices quarantined, alarms suppressed, paged anyway. */
+  readonly faultQuarantine: Counter<'result'>;
   readonly pagesSent: Counter<'step'>;
   readonly pageFailures: Counter;
   readonly pageDuplicates: Counter;
@@ -63,6 +65,12 @@ export function createAlertsMetrics(registry: Registry): AlertsMetrics {
       name: 'hub_alerts_recorded_total',
       help: 'Fire-lane inputs only recorded, never paging (repeat device, test, maintenance, cleared)',
       labelNames: ['reason'],
+      registers,
+    }),
+    faultQuarantine: new Counter({
+      name: 'hub_alerts_fault_quarantine_total',
+      help: 'Fault quarantine: devices quarantined by a device_fault close, lone alarms suppressed, quarantined alarms paged anyway (corroborated)',
+      labelNames: ['result'],
       registers,
     }),
     pagesSent: new Counter({

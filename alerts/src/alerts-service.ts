@@ -66,6 +66,8 @@ export interface AlertsServiceOptions {
   /** Ladders per occupancy and key-period mode; without it every incident uses `params`. */
   ladders?: LadderPolicyConfig;
   verification?: VerificationParams;
+  /** Quarantine after a device_fault close; 0 = off, default 30 min (fault-quarantine.ts). */
+  faultQuarantineMs?: number;
   skipBusyStations?: boolean;
   travelTimes?: TravelTimes;
   tickets?: TicketParams;
@@ -182,6 +184,9 @@ export class AlertsService {
       ...(busy !== null ? { busyStations: () => busy.current } : {}),
       ...(opts.travelTimes !== undefined ? { travelTimes: opts.travelTimes } : {}),
       ...(this.notifier !== null ? { notices: this.notifier } : {}),
+      ...(opts.faultQuarantineMs !== undefined ? { faultQuarantineMs: opts.faultQuarantineMs } : {}),
+      // Constructed just below; only called once the service runs.
+      faultTickets: { onHazard: (input) => this.tickets.onHazard(input) },
     });
     this.ticketStore = new TicketStore(redis, keys, this.akeys);
     this.tickets = new TicketEngine({

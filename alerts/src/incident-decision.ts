@@ -10,6 +10,13 @@ import {
 import type { RegistrySnapshot } from '@hub/registry';
 import { ALERTS_CODES, type AlertsCode } from './alerts-codes.js';
 import {
+  DEFAULT_FAULT_QUARANTINE_MS,
+  type QuarantineEntry,
+  type QuarantineState,
+  quarantineOnClose,
+  quarantineVerdict,
+} from './fault-quarantine.js';
+import {
   type Ladder,
   type LadderParams,
   type LadderPolicy,
@@ -67,6 +74,8 @@ export interface DecisionContext {
   readonly busyStations?: ReadonlySet<string>;
   readonly skipBusyStations?: boolean;
   readonly travelTimes?: TravelTimes;
+  /** Quarantine after a device_fault close (fault-quarantine.ts); 0 = off, default 30 min. */
+  readonly faultQuarantineMs?: number;
 }
 
 export type TimerKind = 'accept' | 'en_route' | 'on_scene' | 'close';
@@ -99,6 +108,8 @@ export interface IncidentChange {
   readonly pages: PageMessage[];
   readonly timers: TimerRequest[];
   readonly notices?: Notice[];
+  /** Devices quarantined by this change (a device_fault close), written in the same commit. */
+  readonly quarantine?: QuarantineEntry[];
 }
 
 export interface AlarmInput {
@@ -118,6 +129,11 @@ export type AlarmDecision =
   | { kind: 'fold'; change: IncidentChange }
   /** Audit only, no state change, no page. incidentId null: no open incident to attach to. */
   | { kind: 'record'; reason: RecordReason; incidentId: string | null; entry: AuditEntry }
+  /**
+   * A quarantined device alarmed alone (fault-quarantine.ts): no incident, no page;
+   * the engine records `entry` (unpaged audit) and opens / folds the device's fault ticket.
+   */
+  | { kind: 'suppress'; entry: AuditEntry; quarantine: QuarantineEntry }
   | { kind: 'reject'; code: AlertsCode; message: string };
 
 export type EscalationDecision =
@@ -186,6 +202,7 @@ export function decideAlarm(
   alarm: AlarmInput,
   now: number,
   corroboration?: Corroboration | null,
+  quarantine?: QuarantineState | null,
 ): AlarmDecision {
   const device = ctx.registry.devices.get(alarm.deviceId);
   if (device === undefined) {
@@ -305,6 +322,22 @@ export function decideAlarm(
     return { kind: 'fold', change: { incident: folded, audit: [foldEntry], pages: [], timers: [] } };
   }
 
+  // No open incident: this alarm would open one. A device quarantined after a
+  // device_fault close is held back only when alone (the safety rule in
+  // fault-quarantine.ts: heat, a corroborating hazard or another detector page).
+  const verdict = quarantineVerdict(vp, quarantine, alarm.deviceId, tempC, corroboration, now);
+  if (verdict.kind === 'suppress') {
+    return {
+      kind: 'suppress',
+      quarantine: verdict.entry,
+      entry: {
+        ...base,
+        kind: 'fault_quarantined',
+        detail: `${type} in building ${building.id}, event ${alarm.event.id}: device quarantined after ${verdict.entry.incidentId} (device_fault) until ${verdict.entry.until}; not paged`,
+      },
+    };
+  }
+
   const ladder =
     ctx.policy !== undefined
       ? resolveLadder(ctx.policy, building.occupancy, ctx.keyPeriod === true)
@@ -356,6 +389,13 @@ export function decideAlarm(
     },
     ...first.audit,
   ];
+  if (verdict.kind === 'override') {
+    audit.push({
+      ...base,
+      kind: 'quarantine_override',
+      detail: `device quarantined after ${verdict.entry.incidentId} until ${verdict.entry.until}; paged: ${verdict.reason}`,
+    });
+  }
   const change: IncidentChange = { ...first, audit };
   // Verification never delays the first page: the page above is already decided;
   // confirming only adds to the same change.
@@ -996,26 +1036,39 @@ export function applyReply(
           `${incident.id} is handled by station ${incident.stationId}`,
         );
       }
+      const closed: Incident = {
+        ...incident,
+        state: 'closed',
+        stationId: incident.stationId ?? stationId,
+        closedAt: now,
+        disposition: reply.disposition,
+        acceptBy: null,
+        onSceneBy: null,
+        enRouteBy: null,
+        closeBy: null,
+        updatedAt: now,
+      };
+      const audit: AuditEntry[] = [
+        { ...who, kind: 'close', detail: reply.disposition + (reply.note ? ': ' + reply.note : '') },
+      ];
+      // A device_fault close quarantines the incident's devices (fault-quarantine.ts),
+      // in the same commit as the close.
+      const quarantine = quarantineOnClose(closed, ctx.faultQuarantineMs ?? DEFAULT_FAULT_QUARANTINE_MS, now);
+      if (quarantine.length > 0) {
+        audit.push({
+          at: now,
+          kind: 'fault_quarantine',
+          detail: `${quarantine.map((q) => q.deviceId).join(', ')} until ${quarantine[0]!.until}: a lone alarm of these opens a fault ticket, not a page`,
+        });
+      }
       return {
         kind: 'update',
         change: {
-          incident: {
-            ...incident,
-            state: 'closed',
-            stationId: incident.stationId ?? stationId,
-            closedAt: now,
-            disposition: reply.disposition,
-            acceptBy: null,
-            onSceneBy: null,
-            enRouteBy: null,
-            closeBy: null,
-            updatedAt: now,
-          },
-          audit: [
-            { ...who, kind: 'close', detail: reply.disposition + (reply.note ? ': ' + reply.note : '') },
-          ],
+          incident: closed,
+          audit,
           pages: [],
           timers: [],
+          ...(quarantine.length > 0 ? { quarantine } : {}),
         },
       };
     }

@@ -5,6 +5,7 @@ import { ALERTS_CODES, type AlertsCode, AlertsError } from './alerts-codes.js';
 import type { AlertsKeys } from './alerts-keys.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { TimerJobData, TimerScheduler } from './escalation-timers.js';
+import type { QuarantineEntry, QuarantineState, SuppressedAlarm } from './fault-quarantine.js';
 import {
   type AlarmInput,
   applyReply,
@@ -23,6 +24,7 @@ import {
 import { type IncidentStore, noticeOutboxField, type StoredIncident } from './incident-store.js';
 import type { LadderPolicy } from './ladder-policy.js';
 import type { TravelTimes } from './station-choice.js';
+import type { HazardInput } from './ticket-decision.js';
 import { type Corroboration, DEFAULT_VERIFICATION, type VerificationParams } from './verification.js';
 
 /**
@@ -67,6 +69,10 @@ export interface IncidentEngineOptions {
   busyStations?: () => ReadonlySet<string>;
   travelTimes?: TravelTimes;
   notices?: IncidentNoticeSink;
+  /** Quarantine after a device_fault close (fault-quarantine.ts); 0 = off, default 30 min. */
+  faultQuarantineMs?: number;
+  /** Where a suppressed (quarantined) alarm opens / folds its fault ticket (TicketEngine). */
+  faultTickets?: { onHazard(input: HazardInput): Promise<unknown> };
 }
 
 export type EngineResult =
@@ -91,6 +97,7 @@ export class IncidentEngine {
       ...(o.verification !== undefined ? { verification: o.verification } : {}),
       ...(o.busyStations !== undefined ? { busyStations: o.busyStations(), skipBusyStations: true } : {}),
       ...(o.travelTimes !== undefined ? { travelTimes: o.travelTimes } : {}),
+      ...(o.faultQuarantineMs !== undefined ? { faultQuarantineMs: o.faultQuarantineMs } : {}),
     };
   }
 
@@ -100,18 +107,49 @@ export class IncidentEngine {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const ctx = this.ctx();
       const device = ctx.registry.devices.get(alarm.deviceId);
-      const loaded = device === undefined ? null : await this.loadOpenWithCorroboration(device.buildingId);
+      const loaded =
+        device === undefined ? null : await this.loadOpenWithCorroboration(device.buildingId, alarm.deviceId);
       const open = loaded?.open ?? null;
-      const d = decideAlarm(
+      let d = decideAlarm(
         ctx,
         open?.incident ?? null,
         alarm,
         this.opts.clock(),
         loaded?.corroboration ?? null,
+        loaded?.quarantine ?? null,
       );
+      if (d.kind === 'suppress' && device !== undefined) {
+        // Remember this suppressed alarm for the building and read the one before it
+        // in the same command (SET … GET), so two quarantined detectors of a building
+        // alarming at once in two processes cannot both be held back: the second sees
+        // the first and pages (the safety rule of fault-quarantine.ts).
+        const windowMs = (this.opts.verification ?? DEFAULT_VERIFICATION).corroborationWindowMs;
+        const mine: SuppressedAlarm = { deviceId: alarm.deviceId, at: this.opts.clock() };
+        const prev = await this.opts.redis.set(
+          this.opts.akeys.faultSuppressed(device.buildingId),
+          JSON.stringify(mine),
+          'PX',
+          windowMs,
+          'GET',
+        );
+        const lastSuppressed = parseJson<SuppressedAlarm>(prev);
+        if (lastSuppressed !== null) {
+          d = decideAlarm(
+            ctx,
+            open?.incident ?? null,
+            alarm,
+            this.opts.clock(),
+            loaded?.corroboration ?? null,
+            { entry: loaded?.quarantine?.entry ?? null, lastSuppressed },
+          );
+        }
+      }
       switch (d.kind) {
         case 'reject':
           return { outcome: 'rejected', code: d.code, message: d.message };
+        case 'suppress':
+          await this.suppressed(alarm, d.entry, d.quarantine);
+          return { outcome: 'recorded', incidentId: null, reason: 'fault_quarantine' };
         case 'record':
           if (d.incidentId !== null) await store.appendAudit(d.incidentId, [d.entry]);
           else await store.appendUnpaged(d.entry);
@@ -158,6 +196,8 @@ export class IncidentEngine {
             },
             'incident opened',
           );
+          for (const a of change.audit)
+            if (a.kind === 'quarantine_override') metrics.faultQuarantine.inc({ result: 'paged_anyway' });
           await this.afterCommit(change);
           return { outcome: 'opened', incidentId: change.incident.id };
         }
@@ -296,6 +336,28 @@ export class IncidentEngine {
     return n;
   }
 
+  /**
+   * A quarantined device alarmed alone: no page. The fault ticket first (a failure
+   * leaves the entry pending and it is retried; a replay folds into the same ticket),
+   * then the unpaged audit line and the counters.
+   */
+  private async suppressed(alarm: AlarmInput, entry: AuditEntry, q: QuarantineEntry): Promise<void> {
+    const { store, metrics } = this.opts;
+    if (this.opts.faultTickets !== undefined) {
+      await this.opts.faultTickets.onHazard({
+        deviceId: alarm.deviceId,
+        type: 'quarantined_alarm',
+        lane: 'fault',
+        eventId: alarm.event.id,
+        receivedAt: alarm.receivedAt,
+        detail: `${alarm.event.type} while quarantined after ${q.incidentId} (device_fault); replace the device`,
+      });
+    }
+    await store.appendUnpaged(entry);
+    metrics.recorded.inc({ reason: 'fault_quarantine' });
+    metrics.faultQuarantine.inc({ result: 'suppressed' });
+  }
+
   private async commit(stored: StoredIncident, change: IncidentChange): Promise<boolean> {
     const saved = await this.opts.store.update(
       stored.raw,
@@ -304,11 +366,14 @@ export class IncidentEngine {
       change.pages,
       this.opts.clock(),
       this.noticesOf(change),
+      change.quarantine ?? [],
     );
     if (saved === null) {
       this.opts.metrics.casConflicts.inc();
       return false;
     }
+    if (change.quarantine !== undefined && change.quarantine.length > 0)
+      this.opts.metrics.faultQuarantine.inc({ result: 'quarantined' }, change.quarantine.length);
     await this.afterCommit(change);
     return true;
   }
@@ -321,26 +386,27 @@ export class IncidentEngine {
   /** The open incident and the recent corroboration of a building, in one round trip for both keys. */
   private async loadOpenWithCorroboration(
     buildingId: string,
-  ): Promise<{ open: StoredIncident | null; corroboration: Corroboration | null }> {
-    const [id, c] = await this.opts.redis.mget(
+    deviceId: string,
+  ): Promise<{
+    open: StoredIncident | null;
+    corroboration: Corroboration | null;
+    quarantine: QuarantineState;
+  }> {
+    const [id, c, q] = await this.opts.redis.mget(
       this.opts.keys.buildingOpenIncident(buildingId, 'fire'),
       this.opts.akeys.corroboration(buildingId),
+      this.opts.akeys.faultQuarantine(deviceId),
     );
-    let corroboration: Corroboration | null = null;
-    if (c !== null && c !== undefined) {
-      try {
-        corroboration = JSON.parse(c) as Corroboration;
-      } catch {
-        corroboration = null;
-      }
-    }
-    if (id === null || id === undefined) return { open: null, corroboration };
+    const corroboration = parseJson<Corroboration>(c);
+    // lastSuppressed is read (atomically with writing it) only when a suppression is decided.
+    const quarantine: QuarantineState = { entry: parseJson<QuarantineEntry>(q), lastSuppressed: null };
+    if (id === null || id === undefined) return { open: null, corroboration, quarantine };
     const stored = await this.opts.store.get(id);
     if (stored === null || stored.incident.state === 'closed') {
       await this.opts.store.clearStaleOpen(buildingId, id);
-      return { open: null, corroboration };
+      return { open: null, corroboration, quarantine };
     }
-    return { open: stored, corroboration };
+    return { open: stored, corroboration, quarantine };
   }
 
   /** The building's open incident; a key naming a missing or closed incident is cleared. */
@@ -402,6 +468,15 @@ export class IncidentEngine {
     }
     await Promise.all(work);
     if (logger.isLevelEnabled('debug')) logAudit(logger, change.incident.id, change.audit);
+  }
+}
+
+function parseJson<T>(s: string | null | undefined): T | null {
+  if (s === null || s === undefined) return null;
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    return null;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { AuditEntry, HubKeys, Incident, PageMessage } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import { type AlertsKeys, UNPAGED_AUDIT_MAX } from './alerts-keys.js';
+import type { QuarantineEntry } from './fault-quarantine.js';
 import type { Notice } from './incident-decision.js';
 import { formatIncidentId } from './incident-decision.js';
 import { CLEAR_STALE_OPEN_LUA, casUpdateLua, openRecordLua } from './record-lua.js';
@@ -69,14 +70,21 @@ for i = 5, 4 + n do redis.call('RPUSH', KEYS[4], ARGV[i]) end
 for i = 5 + n, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end`,
 );
 
-// KEYS: incident, open, audit, buildingOpen, outbox
-// ARGV: expectedJson, newJson, id, closed ('1'|'0'), nAudit, audit..., (pageId, outboxJson)...
+// KEYS: incident, open, audit, buildingOpen, outbox, quarantine keys...
+// ARGV: expectedJson, newJson, id, closed ('1'|'0'), nAudit, audit..., nQuarantine,
+//       (quarantineJson, ttlMs)..., (pageId, outboxJson)...
+// The quarantine keys (a device_fault close, fault-quarantine.ts) are written in the
+// same script as the close, so no process ever sees the close without them.
 const UPDATE_LUA = casUpdateLua(
   'SREM',
   4,
   `local n = tonumber(ARGV[5])
 for i = 6, 5 + n do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-for i = 6 + n, #ARGV, 2 do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]) end`,
+local q = tonumber(ARGV[6 + n])
+for j = 1, q do
+  redis.call('SET', KEYS[5 + j], ARGV[5 + n + 2 * j], 'PX', ARGV[6 + n + 2 * j])
+end
+for i = 7 + n + 2 * q, #ARGV, 2 do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]) end`,
 );
 
 export class IncidentStore {
@@ -149,6 +157,7 @@ export class IncidentStore {
     pages: PageMessage[],
     now: number,
     notices: readonly Notice[] = [],
+    quarantine: readonly QuarantineEntry[] = [],
   ): Promise<StoredIncident | null> {
     const raw = JSON.stringify(next);
     const args: (string | number)[] = [
@@ -159,6 +168,13 @@ export class IncidentStore {
       audit.length,
     ];
     for (const a of audit) args.push(JSON.stringify(a));
+    const qKeys: string[] = [];
+    const live = quarantine.filter((q) => q.until > now);
+    args.push(live.length);
+    for (const q of live) {
+      qKeys.push(this.akeys.faultQuarantine(q.deviceId));
+      args.push(JSON.stringify(q), q.until - now);
+    }
     pushOutbox(args, pages, now);
     pushNotices(args, next, notices, now);
     const res = await this.updateScript(
@@ -168,6 +184,7 @@ export class IncidentStore {
         this.keys.incidentAudit(next.id),
         this.keys.buildingOpenIncident(next.buildingId, LANE),
         this.akeys.outbox,
+        ...qKeys,
       ],
       args,
     );

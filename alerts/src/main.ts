@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     ladders: config.ladders,
     verification: config.verification,
     skipBusyStations: config.skipBusyStations,
+    faultQuarantineMs: config.faultQuarantineMs,
     ...(travelTimes !== undefined ? { travelTimes } : {}),
     tickets: config.tickets,
     ...(config.webhook !== null ? { webhook: config.webhook } : {}),

@@ -16,8 +16,15 @@ describe('loadAlertsConfig', () => {
       onSceneDeadlineMs: 180_000,
       maxLadderStations: 3,
       consumerName: 'alerts-node7-4242',
+      faultQuarantineMs: 30 * 60_000,
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('HUB_FAULT_QUARANTINE_MS: 0 turns the quarantine off; negative is refused', () => {
+    const env = { HUB_SERVICE_SECRET: 'secretsecret' };
+    expect(loadAlertsConfig({ ...env, HUB_FAULT_QUARANTINE_MS: '0' }, host).faultQuarantineMs).toBe(0);
+    expect(() => loadAlertsConfig({ ...env, HUB_FAULT_QUARANTINE_MS: '-1' }, host)).toThrow(ConfigError);
   });
 
   it('takes overrides from the environment', () => {
