@@ -73,8 +73,9 @@ export const api = {
   stats: (from, to) => request('GET', `/api/stats?from=${from}&to=${to}`),
   keyPeriod: () => request('GET', '/api/key-period'),
   setKeyPeriod: (mode) => request('PUT', '/api/key-period', { mode }),
-  importBuildings: (csvText, dryRun) =>
-    request('POST', `/api/registry/buildings.csv?dryRun=${dryRun ? 'true' : 'false'}`, csvText, 'text/csv'),
+  /** kind: buildings | devices | stations (all or nothing; a 422 carries the problems per line). */
+  importRegistry: (kind, csvText, dryRun) =>
+    request('POST', `/api/registry/${kind}.csv?dryRun=${dryRun ? 'true' : 'false'}`, csvText, 'text/csv'),
   history: (deviceId, from, to) =>
     request('GET', `/api/devices/${encodeURIComponent(deviceId)}/history?from=${from}&to=${to}`),
 };

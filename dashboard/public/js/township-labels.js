@@ -125,6 +125,11 @@ extend({
     't.import.submit': '导入',
     't.import.ok': '有效 {n} 行，已写入 {w} 行',
     't.import.bad': '{n} 行有误，未写入：',
+    't.import.devices': '设备导入（CSV，与导出同列；新设备生成密钥，仅显示一次）',
+    't.import.stations': '微型消防站导入（CSV，与导出同列；值班员：编号:姓名:电话:1/0）',
+    't.import.created': '其中新设备 {n} 台',
+    't.import.secrets': '新设备密钥 {n} 个（只显示这一次，请立即保存并写入设备）：',
+    't.import.secretsSave': '下载密钥 CSV',
   },
   en: {
     't.title': 'Township overview',
@@ -250,6 +255,12 @@ extend({
     't.import.submit': 'Import',
     't.import.ok': '{n} valid rows, {w} written',
     't.import.bad': '{n} invalid rows, nothing written:',
+    't.import.devices': 'Import devices (CSV, export columns; new devices get a secret, shown once)',
+    't.import.stations': 'Import stations (CSV, export columns; officers: id:name:phone:1/0)',
+    't.import.created': '{n} of them new devices',
+    't.import.secrets':
+      '{n} new device secrets (shown only this once: save them and provision the devices now):',
+    't.import.secretsSave': 'Download secrets CSV',
   },
 });
 

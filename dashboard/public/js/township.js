@@ -383,25 +383,51 @@ for (const b of document.querySelectorAll('.kp-switch .btn')) {
     }
   });
 }
-$('import-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const file = $('import-file').files?.[0];
-  if (!file) return;
-  const out = $('import-result');
-  out.hidden = false;
-  try {
-    const r = await api.importBuildings(await file.text(), $('import-dry').checked);
-    out.textContent = t('t.import.ok', { n: r.valid, w: r.written });
-  } catch (err) {
-    const d = err instanceof ApiFailure ? err.data : null;
-    out.textContent =
-      d?.problems !== undefined
-        ? `${t('t.import.bad', { n: d.problemCount })}\n${d.problems.map((p) => `  ${p.line}: ${p.message}`).join('\n')}`
-        : err instanceof ApiFailure
-          ? errorText(err.code, err.message)
-          : String(err);
-  }
-});
+/**
+ * New devices' secrets arrive once, in the import's answer: shown, and offered as a CSV
+ * file (id,secret) for provisioning. The page keeps them nowhere else.
+ */
+function showSecrets(out, secrets) {
+  if (secrets === undefined || secrets.length === 0) return;
+  out.textContent += `\n${t('t.import.secrets', { n: secrets.length })}\n${secrets.map((s) => `  ${s.id}: ${s.secret}`).join('\n')}`;
+  const csv = `id,secret\r\n${secrets.map((s) => `${s.id},${s.secret}`).join('\r\n')}\r\n`;
+  const href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+  out.after(
+    el('a', {
+      class: 'btn btn-plain import-secrets',
+      href,
+      download: 'device-secrets.csv',
+      text: t('t.import.secretsSave'),
+    }),
+  );
+}
+
+for (const form of document.querySelectorAll('.import-form')) {
+  const kind = form.dataset.kind;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const file = $(`import-${kind}-file`).files?.[0];
+    if (!file) return;
+    const out = $(`import-${kind}-result`);
+    out.hidden = false;
+    for (const old of form.parentElement.querySelectorAll(`#import-${kind}-result + .import-secrets`))
+      old.remove();
+    try {
+      const r = await api.importRegistry(kind, await file.text(), $(`import-${kind}-dry`).checked);
+      out.textContent = t('t.import.ok', { n: r.valid, w: r.written });
+      if (r.created !== undefined) out.textContent += ` · ${t('t.import.created', { n: r.created })}`;
+      showSecrets(out, r.secrets);
+    } catch (err) {
+      const d = err instanceof ApiFailure ? err.data : null;
+      out.textContent =
+        d?.problems !== undefined
+          ? `${t('t.import.bad', { n: d.problemCount })}\n${d.problems.map((p) => `  ${p.line}: ${p.message}`).join('\n')}`
+          : err instanceof ApiFailure
+            ? errorText(err.code, err.message)
+            : String(err);
+    }
+  });
+}
 window.addEventListener('hashchange', () => void showTab());
 
 try {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Incident } from '@hub/protocol';
+import { verifySecret } from '@hub/registry';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_PASSWORD } from '../support/auth.js';
@@ -355,22 +356,41 @@ describe('township console in Chromium', () => {
     });
   });
 
-  it('registry: import buildings from a CSV file (check first, then write), export links', async () => {
+  it('registry: import buildings (check first, then write) and a device (its secret shown once) from CSV files, export links', async () => {
     const csv =
       'id,name,address,lat,lon,occupancy,floors,township,grid,contacts\r\n' +
       'b3,南塘村5号,示范镇南塘村5号,25.825,114.925,small_venue,2,tw1,g01,赵六(店主):13600000000\r\n';
     const file = { name: 'buildings.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) };
-    await operator.setInputFiles('#import-file', file);
-    await operator.click('#import-form button[type="submit"]');
+    await operator.setInputFiles('#import-buildings-file', file);
+    await operator.click('#import-buildings-form button[type="submit"]');
     await operator.waitForFunction(() =>
-      /有效 1 行，已写入 0 行/.test(document.querySelector('#import-result')?.textContent ?? ''),
+      /有效 1 行，已写入 0 行/.test(document.querySelector('#import-buildings-result')?.textContent ?? ''),
     );
-    await operator.uncheck('#import-dry');
-    await operator.setInputFiles('#import-file', file);
-    await operator.click('#import-form button[type="submit"]');
+    await operator.uncheck('#import-buildings-dry');
+    await operator.setInputFiles('#import-buildings-file', file);
+    await operator.click('#import-buildings-form button[type="submit"]');
     await operator.waitForFunction(() =>
-      /已写入 1 行/.test(document.querySelector('#import-result')?.textContent ?? ''),
+      /已写入 1 行/.test(document.querySelector('#import-buildings-result')?.textContent ?? ''),
     );
+    // A device for the new building: its secret is shown once, with a file to save it.
+    const devices = {
+      name: 'devices.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        'id,kind,model,building_id,floor,room,maintenance\r\nd-b3-1,smoke,SD-1,b3,1,店面,false\r\n',
+      ),
+    };
+    await operator.uncheck('#import-devices-dry');
+    await operator.setInputFiles('#import-devices-file', devices);
+    await operator.click('#import-devices-form button[type="submit"]');
+    await operator.waitForSelector(
+      '#import-devices-result + a.import-secrets[download="device-secrets.csv"]',
+    );
+    const shown = (await operator.textContent('#import-devices-result')) ?? '';
+    expect(shown).toMatch(/其中新设备 1 台/);
+    const secret = /d-b3-1: (\S+)/.exec(shown)?.[1] ?? '';
+    const stored = JSON.parse((await hub.redis.hget(hub.keys.devices, 'd-b3-1')) as string);
+    expect(verifySecret(secret, stored.salt, stored.secretHash)).toBe(true);
     expect(JSON.parse((await hub.redis.hget(hub.keys.buildings, 'b3')) as string)).toMatchObject({
       name: '南塘村5号',
       occupancy: 'small_venue',
