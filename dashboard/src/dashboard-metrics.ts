@@ -30,6 +30,10 @@ export interface DashboardMetrics {
   readonly accessDenied: Counter<'code'>;
   /** Operator actions (tickets, confirmations) appended to the operator-actions stream, by type. */
   readonly operatorActionsQueued: Counter<'type'>;
+  /** Registry CSV imports by kind and result (written, checked = dry run, rejected). */
+  readonly registryImports: Counter<'kind' | 'result'>;
+  /** Rows written by registry CSV imports, by kind (devices: also `devices_created`). */
+  readonly registryImportRows: Counter<'kind'>;
 }
 
 export function createDashboardMetrics(): DashboardMetrics {
@@ -104,6 +108,18 @@ export function createDashboardMetrics(): DashboardMetrics {
       name: 'hub_dashboard_operator_actions_queued_total',
       help: 'Operator actions (hazard tickets, incident confirmation) appended to the operator-actions stream, by type',
       labelNames: ['type'],
+      registers: [registry],
+    }),
+    registryImports: new Counter({
+      name: 'hub_dashboard_registry_imports_total',
+      help: 'Registry CSV imports by kind and result (written, checked, rejected)',
+      labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    registryImportRows: new Counter({
+      name: 'hub_dashboard_registry_import_rows_total',
+      help: 'Rows written by registry CSV imports, by kind (devices_created: new devices given a secret)',
+      labelNames: ['kind'],
       registers: [registry],
     }),
   };

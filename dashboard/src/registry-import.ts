@@ -41,7 +41,8 @@ function rejected(problems: ImportProblems): ImportOutcome {
  * against the stored registry (read from Redis, not the possibly older in-memory
  * snapshot) and the operator's township; any problem and nothing is written. Written
  * through the registry's own store, which validates again, bumps the registry version
- * and publishes the change, so broker, alerts, ingest and this dashboard reload.
+ * and publishes the change, so broker, alerts, ingest and this dashboard reload. A file
+ * with a header and no rows writes nothing and leaves the version alone.
  */
 export async function importRegistryCsv(
   redis: Redis,
@@ -70,7 +71,7 @@ export async function importRegistryCsv(
     checkBuildings(rows, { scope, townships: new Set(townships.keys()), existing }, problems);
     if (problems.count > 0) return rejected(problems);
     const valid = rows.length;
-    if (dryRun) return { ok: true, valid, written: 0, version: null };
+    if (dryRun || valid === 0) return { ok: true, valid, written: 0, version: null };
     const version = await store.upsert(
       'buildings',
       rows.map((r) => r.value),
@@ -94,7 +95,7 @@ export async function importRegistryCsv(
     if (problems.count > 0) return rejected(problems);
     const valid = rows.length;
     const created = rows.filter((r) => !existing.has(r.value.id)).length;
-    if (dryRun) return { ok: true, valid, written: 0, version: null, created, secrets: [] };
+    if (dryRun || valid === 0) return { ok: true, valid, written: 0, version: null, created, secrets: [] };
     const { devices, secrets } = withCredentials(rows, existing);
     const version = await store.upsert('devices', devices);
     return { ok: true, valid, written: valid, version, created, secrets };
@@ -115,7 +116,7 @@ export async function importRegistryCsv(
   checkStations(rows, { scope, townships: new Set(townships.keys()), existing }, problems);
   if (problems.count > 0) return rejected(problems);
   const valid = rows.length;
-  if (dryRun) return { ok: true, valid, written: 0, version: null };
+  if (dryRun || valid === 0) return { ok: true, valid, written: 0, version: null };
   const version = await store.upsert(
     'stations',
     rows.map((r) => r.value),

@@ -264,6 +264,7 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
       const dryRun = req.query.dryRun === 'true';
       const out = await importRegistryCsv(ctx.redis, ctx.keys, kind, req.body, townshipScope(p), dryRun);
       if (!out.ok) {
+        ctx.metrics.registryImports.inc({ kind, result: 'rejected' });
         return reply.code(422).send({
           code: API_ERRORS.IMPORT_INVALID,
           message: `${out.problemCount} invalid rows; nothing was written`,
@@ -272,6 +273,10 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
         });
       }
       const { ok: _ok, ...answer } = out;
+      ctx.metrics.registryImports.inc({ kind, result: dryRun ? 'checked' : 'written' });
+      ctx.metrics.registryImportRows.inc({ kind }, out.written);
+      if (!dryRun && out.created !== undefined)
+        ctx.metrics.registryImportRows.inc({ kind: 'devices_created' }, out.created);
       // Secrets are logged by count only, and the answer must not sit in any cache.
       req.log.info(
         {

@@ -176,6 +176,18 @@ describe('device import', () => {
     expect((await post(op1, 'devices', 'id,kind\nx,smoke')).json().problems[0].message).toContain(
       'missing columns: model, building_id, floor',
     );
+    // A header without rows writes nothing and leaves the version alone.
+    expect((await post(op1, 'devices', DEVICE_HEADER)).json()).toMatchObject({
+      valid: 0,
+      written: 0,
+      version: null,
+    });
+    expect(await redis.get(keys.registryVersion)).toBe(before);
+    const metrics = (await app.inject('/metrics')).body;
+    expect(metrics).toMatch(
+      /hub_dashboard_registry_imports_total\{[^}]*kind="devices",result="rejected"[^}]*\} [2-9]/,
+    );
+    expect(metrics).toMatch(/hub_dashboard_registry_import_rows_total\{[^}]*kind="devices_created"[^}]*\} 2/);
   });
 
   it("refuses another township's buildings and devices to an operator; an admin may", async () => {
