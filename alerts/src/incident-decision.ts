@@ -402,6 +402,22 @@ export function decideAlarm(
   if (temperatureConfirms(vp, null, tempC)) {
     return { kind: 'open', change: mergeConfirm(ctx, change, 'temperature', `${tempC} °C`, now, base) };
   }
+  // Another detector of the building alarmed within the window while quarantined
+  // (held back then): two detectors agree, so this incident is confirmed.
+  const held = quarantine?.lastSuppressed ?? null;
+  if (held !== null && held.deviceId !== alarm.deviceId && now - held.at <= vp.corroborationWindowMs) {
+    return {
+      kind: 'open',
+      change: mergeConfirm(
+        ctx,
+        change,
+        'second_detector',
+        `${held.deviceId} alarmed at ${held.at} during its fault quarantine`,
+        now,
+        base,
+      ),
+    };
+  }
   if (corroboration !== null && corroboration !== undefined && withinWindow(vp, opened, corroboration.at)) {
     return {
       kind: 'open',

@@ -392,14 +392,19 @@ export class IncidentEngine {
     corroboration: Corroboration | null;
     quarantine: QuarantineState;
   }> {
-    const [id, c, q] = await this.opts.redis.mget(
+    const [id, c, q, s] = await this.opts.redis.mget(
       this.opts.keys.buildingOpenIncident(buildingId, 'fire'),
       this.opts.akeys.corroboration(buildingId),
       this.opts.akeys.faultQuarantine(deviceId),
+      this.opts.akeys.faultSuppressed(buildingId),
     );
     const corroboration = parseJson<Corroboration>(c);
-    // lastSuppressed is read (atomically with writing it) only when a suppression is decided.
-    const quarantine: QuarantineState = { entry: parseJson<QuarantineEntry>(q), lastSuppressed: null };
+    // lastSuppressed read here confirms an incident another detector opens; before a
+    // suppression it is read again, atomically with writing it (onFireEvent).
+    const quarantine: QuarantineState = {
+      entry: parseJson<QuarantineEntry>(q),
+      lastSuppressed: parseJson<SuppressedAlarm>(s),
+    };
     if (id === null || id === undefined) return { open: null, corroboration, quarantine };
     const stored = await this.opts.store.get(id);
     if (stored === null || stored.incident.state === 'closed') {

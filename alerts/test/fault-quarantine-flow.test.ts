@@ -61,15 +61,39 @@ describe('fault quarantine', () => {
     await waitFor('fire lane drained', async () => (await h.pending(h.keys.fireEvents)) === 0);
     expect(await h.redis.get(h.keys.incidentSeq)).toBe('1');
 
-    // Safety: a hot alarm of the same quarantined detector pages at once, confirmed.
+    // Safety: a second detector of the building pages at once, confirmed by the
+    // quarantined one's held-back alarm; the quarantined one then folds in.
+    await h.publishEvent('D2', 'alarm');
+    await waitFor('a page for the second detector', () => h.pagesFor('S-NEAR').length === 2);
+    const inc = await waitFor('INC-000002', () => h.incident('INC-000002'));
+    expect(inc).toMatchObject({
+      deviceIds: ['D2'],
+      verification: 'confirmed',
+      confirmedBy: 'second_detector',
+    });
+    await h.publishEvent('D1', 'alarm');
+    await waitFor('D1 folded', async () => (await h.incident('INC-000002'))?.deviceIds.includes('D1'));
+    await waitFor('fire lane drained', async () => (await h.pending(h.keys.fireEvents)) === 0);
+    expect(h.pages).toHaveLength(2);
+  });
+
+  it('a hot alarm of a quarantined detector still pages at once', async () => {
+    const h = await newHarness('fault_quarantine_hot');
+    await h.startService({}, { faultQuarantineMs: 30 * 60_000 });
+    await h.publishEvent('D1', 'alarm');
+    await waitFor('the first page', () => h.pagesFor('S-NEAR').length === 1);
+    await h.reply('S-NEAR', { type: 'close', incidentId: 'INC-000001', disposition: 'device_fault' });
+    await waitFor('closed', async () => (await h.incident('INC-000001'))?.state === 'closed');
+    expect(await h.redis.exists(alertsKeys(h.keys).faultQuarantine('D1'))).toBe(1);
     await h.publishPayload('D1', { ...event('alarm', Date.now()), tempC: 72 }, h.keys.fireEvents);
     await waitFor('a page for the hot alarm', () => h.pagesFor('S-NEAR').length === 2);
     const inc = await waitFor('INC-000002', () => h.incident('INC-000002'));
     expect(inc).toMatchObject({ deviceIds: ['D1'], verification: 'confirmed', confirmedBy: 'temperature' });
-    const audit2 = (await h.redis.lrange(h.keys.incidentAudit('INC-000002'), 0, -1)).map(
+    const audit = (await h.redis.lrange(h.keys.incidentAudit('INC-000002'), 0, -1)).map(
       (s) => JSON.parse(s) as { kind: string; detail?: string },
     );
-    expect(audit2.find((a) => a.kind === 'quarantine_override')?.detail).toContain('heat');
+    expect(audit.find((a) => a.kind === 'quarantine_override')?.detail).toContain('heat');
+    expect(await faultTicket(h)).toBeNull();
   });
 
   it('with HUB_FAULT_QUARANTINE_MS 0 a device_fault close quarantines nothing and the detector pages again', async () => {

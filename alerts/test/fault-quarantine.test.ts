@@ -109,19 +109,20 @@ describe('fault quarantine', () => {
     clock.advance(60_000);
     kind(decideAlarm(ctx, null, alarm('D1', clock.now()), clock.now(), null, q), 'suppress');
     clock.advance(1_000);
-    // D2's own quarantine state: none.
+    // D2 is not quarantined; D1's held-back alarm is the building's last suppressed one.
     const d2 = kind(
-      decideAlarm(
-        ctx,
-        null,
-        alarm('D2', clock.now()),
-        clock.now(),
-        null,
-        stateAfter(closedIncident('device_fault', T0), 'D2'),
-      ),
+      decideAlarm(ctx, null, alarm('D2', clock.now()), clock.now(), null, {
+        entry: null,
+        lastSuppressed: { deviceId: 'D1', at: clock.now() - 1_000 },
+      }),
       'open',
     );
     expect(d2.change.pages.map((p) => p.stationId)).toEqual(['S-NEAR']);
+    // Two detectors agree: confirmed at once.
+    expect(d2.change.incident).toMatchObject({ verification: 'confirmed', confirmedBy: 'second_detector' });
+    // Without a held-back alarm D2 pages as usual, unverified.
+    const alone = kind(decideAlarm(ctx, null, alarm('D2', clock.now()), clock.now(), null, null), 'open');
+    expect(alone.change.incident.verification).toBe('unverified');
   });
 
   it('a second quarantined detector alarming within the window pages (two detectors agree)', () => {
