@@ -41,7 +41,8 @@ export function renderFleet(f, onDevice) {
       : ` ${t('t.fleet.today', { d: f.today.date, list: f.today.grids.map((g) => `${g.grid}: ${g.devices}`).join('，') })}`;
   document.getElementById('fleet-source').textContent =
     t('t.fleet.source') +
-    (f.batterySource === 'influxdb' ? t('t.fleet.batteryInflux') : t('t.fleet.batteryNone'));
+    (f.batterySource === 'influxdb' ? t('t.fleet.batteryInflux') : t('t.fleet.batteryNone')) +
+    todayText;
   const rows = [
     el(
       'tr',

@@ -391,6 +391,7 @@ describe('township console in Chromium', () => {
     const secret = /d-b3-1: (\S+)/.exec(shown)?.[1] ?? '';
     const stored = JSON.parse((await hub.redis.hget(hub.keys.devices, 'd-b3-1')) as string);
     expect(verifySecret(secret, stored.salt, stored.secretHash)).toBe(true);
+    await operator.screenshot({ path: `${SHOTS}township-registry.png`, fullPage: true });
     expect(JSON.parse((await hub.redis.hget(hub.keys.buildings, 'b3')) as string)).toMatchObject({
       name: '南塘村5号',
       occupancy: 'small_venue',
