@@ -67,7 +67,19 @@ export const brokerEnvSchema = z
     HUB_MQTTS_HOST: strEnv('127.0.0.1'),
     HUB_MQTTS_CERT_FILE: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
     HUB_MQTTS_KEY_FILE: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
-    /** Open MQTT connections at most; more are closed at accept. */
+    /**
+     * Optional MQTT over WebSocket listener (subprotocol `mqtt`): off unless a port is
+     * set (0 = any free port); upgrades are accepted on HUB_MQTT_WS_PATH only.
+     */
+    HUB_MQTT_WS_PORT: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.coerce.number().int().min(0).max(65535).optional(),
+    ),
+    HUB_MQTT_WS_HOST: strEnv('127.0.0.1'),
+    HUB_MQTT_WS_PATH: strEnv('/mqtt').refine((v) => /^\/[A-Za-z0-9_.~/-]{0,127}$/.test(v), {
+      message: 'must start with / and hold at most 128 characters of A-Z a-z 0-9 _ . ~ / -',
+    }),
+    /** Open MQTT connections at most (TCP, TLS and WebSocket together); more are closed at accept. */
     HUB_MQTT_MAX_CONNECTIONS: intEnv(100_000, 1, 10_000_000),
     /**
      * New connections per second (token bucket) from one source address, and its burst.
@@ -162,6 +174,10 @@ export const brokerEnvSchema = z
             certFile: e.HUB_MQTTS_CERT_FILE as string,
             keyFile: e.HUB_MQTTS_KEY_FILE as string,
           },
+    ws:
+      e.HUB_MQTT_WS_PORT === undefined
+        ? null
+        : { host: e.HUB_MQTT_WS_HOST, port: e.HUB_MQTT_WS_PORT, path: e.HUB_MQTT_WS_PATH },
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
@@ -185,5 +201,6 @@ export function parseBrokerConfig(env: Record<string, string | undefined>): Read
   Object.freeze(config.loginBackoff);
   Object.freeze(config.overload);
   if (config.mqtts !== null) Object.freeze(config.mqtts);
+  if (config.ws !== null) Object.freeze(config.ws);
   return config;
 }

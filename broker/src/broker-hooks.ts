@@ -153,6 +153,17 @@ function raiseWriteBuffer(conn: unknown, bytes: number): void {
   }
 }
 
+/**
+ * The client's source address: the socket's peer for TCP and TLS; for a WebSocket
+ * (the connection is a stream, not a socket) the peer of the HTTP upgrade request,
+ * which aedes keeps as `client.req`.
+ */
+function peerAddress(client: Client): string {
+  const direct = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+  if (direct !== undefined) return direct;
+  return client.req?.socket?.remoteAddress ?? 'unknown';
+}
+
 /** Clips strings from the wire before they go into a log line. */
 function clip(s: string | undefined | null): string | undefined {
   if (s === undefined || s === null) return undefined;
@@ -252,7 +263,7 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
     countConnectRefusal(reason, code);
-    const address = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown';
+    const address = peerAddress(client);
     const delayMs = backoff === undefined ? 0 : backoff.failed(address, username, clock.now());
     // Never the password; wire strings clipped.
     log.warn(

@@ -12,6 +12,10 @@ export const CHANNEL_LABELS = ['telemetry', 'event', 'status', 'cmd', 'page', 'r
 export const SHED_REASONS = ['event_loop_lag', 'subscriber_backlog', 'routing_queue'] as const;
 export type ShedReason = (typeof SHED_REASONS)[number];
 
+/** The broker's listeners (label `listener`): plain TCP, TLS, WebSocket. */
+export const LISTENER_LABELS = ['tcp', 'tls', 'ws'] as const;
+export type ListenerLabel = (typeof LISTENER_LABELS)[number];
+
 export type DurableStream = 'fire' | 'other' | 'actions';
 export type DurableResult = 'ok' | 'duplicate' | 'failed' | 'overloaded';
 
@@ -28,6 +32,10 @@ export interface BrokerMetrics {
   readonly connectionsRefused: Counter<'reason'>;
   readonly loginsDelayed: Counter;
   readonly sockets: Gauge;
+  readonly socketsAccepted: Counter<'listener'>;
+  readonly listenerSockets: Gauge<'listener'>;
+  /** Pre-bound children of hub_broker_sockets_accepted_total by listener. */
+  readonly socketsAcceptedBy: Readonly<Record<ListenerLabel, { inc(): void }>>;
   readonly tracked: Gauge<'table'>;
   /** Pre-bound children of hub_broker_shed_total by reason (hot path: no label lookup). */
   readonly shedBy: Readonly<Record<ShedReason, { inc(): void }>>;
@@ -44,6 +52,8 @@ export interface MetricSources {
   connectedClients(): number;
   inflight(): number;
   openSockets(): number;
+  /** The same, per listener. */
+  openSocketsBy(): Readonly<Record<ListenerLabel, number>>;
   /** Entries in each bounded table (addresses, login failures). */
   tracked(): { addresses: number; logins: number };
   /** Event-loop lag, ms, and messages queued in aedes' router. */
@@ -113,7 +123,7 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   });
   const connectionsRefused = new Counter({
     name: 'hub_broker_connections_refused_total',
-    help: 'TCP connections closed at accept, before CONNECT: max_connections, rate_address, rate_global',
+    help: 'Connections closed before CONNECT: at accept (max_connections, rate_address, rate_global) or a refused WebSocket upgrade (ws_not_upgrade, ws_bad_path, ws_bad_subprotocol)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
@@ -128,6 +138,24 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     registers: [registry],
     collect() {
       this.set(src.openSockets());
+    },
+  });
+  const socketsAccepted = new Counter({
+    name: 'hub_broker_sockets_accepted_total',
+    help: 'Connections admitted at accept, by listener (tcp, tls, ws)',
+    labelNames: ['listener'] as const,
+    registers: [registry],
+  });
+  const socketsAcceptedBy = {} as Record<ListenerLabel, { inc(): void }>;
+  for (const l of LISTENER_LABELS) socketsAcceptedBy[l] = socketsAccepted.labels(l);
+  const listenerSockets = new Gauge({
+    name: 'hub_broker_listener_sockets',
+    help: 'Connections open now, authenticated or not, by listener (tcp, tls, ws); their sum is hub_broker_sockets',
+    labelNames: ['listener'] as const,
+    registers: [registry],
+    collect() {
+      const open = src.openSocketsBy();
+      for (const l of LISTENER_LABELS) this.set({ listener: l }, open[l]);
     },
   });
   const tracked = new Gauge({
@@ -191,6 +219,9 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     connectionsRefused,
     loginsDelayed,
     sockets,
+    socketsAccepted,
+    listenerSockets,
+    socketsAcceptedBy,
     tracked,
     shed,
     shedBy,

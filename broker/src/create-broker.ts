@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { hubKeys, REJECT_CODES } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
@@ -8,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from './broker-config.js';
 import { BROKER_REJECT_CODES } from './broker-errors.js';
 import { createBrokerHooks } from './broker-hooks.js';
-import { type BrokerMetrics, createBrokerMetrics } from './broker-metrics.js';
+import { type BrokerMetrics, createBrokerMetrics, type ListenerLabel } from './broker-metrics.js';
 import { shareRouting } from './cluster-routing.js';
 import { ConnectionAdmission } from './connection-admission.js';
 import { DurableWriter } from './durable-writer.js';
@@ -17,6 +19,7 @@ import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
 import { guardRouting, type RoutingGuard } from './routing-guard.js';
+import { createWsListener, type WsListener } from './ws-listener.js';
 
 export interface CreateBrokerOptions {
   config: Readonly<BrokerConfig>;
@@ -40,14 +43,22 @@ export interface CreateBrokerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
+export interface ListenAddresses {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  wsPort?: number;
+}
+
 export interface HubBroker {
   readonly aedes: Aedes;
   readonly metrics: BrokerMetrics;
   /**
    * Starts aedes, the MQTT TCP listener on config.mqtt.host:port (0 = any free port)
-   * and, when configured, the mqtts listener (`tlsPort`).
+   * and, when configured, the mqtts listener (`tlsPort`) and the MQTT over WebSocket
+   * listener (`wsPort`).
    */
-  listen(): Promise<{ host: string; port: number; tlsPort?: number }>;
+  listen(): Promise<ListenAddresses>;
   /** True when the MQTT listener is up and Redis answers PING. */
   ready(): Promise<boolean>;
   /** Closes the listener and every client connection. Does not close `redis`. */
@@ -88,6 +99,8 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     log.warn('durable-write Redis connection should have enableOfflineQueue: false and a commandTimeout');
   }
 
+  /** Admitted sockets open now, per listener (admission.open is their sum). */
+  const openBy: Record<ListenerLabel, number> = { tcp: 0, tls: 0, ws: 0 };
   let hooksRef: ReturnType<typeof createBrokerHooks> | null = null;
   let aedesRef: Aedes | null = null;
   const admission = new ConnectionAdmission(config.admission, clock.now());
@@ -98,6 +111,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     connectedClients: () => (aedesRef as { connectedClients?: number } | null)?.connectedClients ?? 0,
     inflight: () => hooksRef?.inflight() ?? 0,
     openSockets: () => admission.open,
+    openSocketsBy: () => openBy,
     tracked: () => ({ addresses: admission.trackedAddresses, logins: backoff.tracked }),
     lagMs: () => lag.lagMs,
     routingQueued: () => routing?.queued() ?? 0,
@@ -210,16 +224,29 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     rate_address: metrics.connectionsRefused.labels('rate_address'),
     rate_global: metrics.connectionsRefused.labels('rate_global'),
   };
-  // Shared by every socket ('close' listener): no closure per connection.
-  function onSocketClosed(): void {
-    admission.closed();
-  }
+  // Shared by every socket of a listener ('close' listener): no closure per connection.
+  const onSocketClosed: Record<ListenerLabel, () => void> = {
+    tcp: () => {
+      admission.closed();
+      openBy.tcp--;
+    },
+    tls: () => {
+      admission.closed();
+      openBy.tls--;
+    },
+    ws: () => {
+      admission.closed();
+      openBy.ws--;
+    },
+  };
 
   /**
-   * Admission at TCP accept, before aedes (or the TLS handshake) sees the socket: a
-   * refused connection costs no parser, no client object, no timer and no handshake.
+   * Admission at TCP accept, before aedes (or the TLS handshake, or the WebSocket
+   * upgrade) sees the socket: a refused connection costs no parser, no client object,
+   * no timer and no handshake. One admission for all listeners: the cap and the rate
+   * limits count TCP, TLS and WebSocket connections together.
    */
-  function admitSocket(socket: Socket): boolean {
+  function admitSocket(socket: Socket, listener: ListenerLabel): boolean {
     const refused = admission.admit(socket.remoteAddress ?? 'unknown', clock.now());
     if (refused !== null) {
       refusedBy[refused].inc();
@@ -227,22 +254,31 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
       socket.destroy();
       return false;
     }
-    socket.once('close', onSocketClosed);
+    openBy[listener]++;
+    metrics.socketsAcceptedBy[listener].inc();
+    socket.once('close', onSocketClosed[listener]);
     return true;
   }
 
   function onConnection(socket: Socket): void {
-    if (admitSocket(socket)) handleSocket(socket);
+    if (admitSocket(socket, 'tcp')) handleSocket(socket);
   }
 
-  function handleSocket(socket: Socket): void {
-    const client = aedes.handle(socket);
+  /**
+   * Every listener's MQTT byte stream goes through here: the same aedes client (hooks:
+   * authentication, authorization, durable writes, connect timer), packet-size cap and
+   * packet guard. `req` is the WebSocket upgrade request (aedes keeps it as client.req;
+   * the hooks read the peer address from it when the stream is not a socket).
+   */
+  function handleSocket(stream: Socket | Duplex, req?: IncomingMessage): void {
+    const client = aedes.handle(stream, req);
     capPacketSize(client, maxPacketBytes, onOversize);
     guardPackets(client, onRefusedPacket);
   }
 
   let server: Server | null = null;
   let tlsServer: TlsServer | null = null;
+  let wsListener: WsListener | null = null;
   let listening = false;
 
   function listenOn(srv: Server, port: number, host: string): Promise<AddressInfo> {
@@ -268,7 +304,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     });
     // 'connection' is the raw TCP socket (before the handshake): admission there.
     srv.on('connection', (raw: Socket) => {
-      admitSocket(raw);
+      admitSocket(raw, 'tls');
     });
     srv.on('secureConnection', handleSocket);
     srv.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
@@ -277,7 +313,47 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     return (await listenOn(srv, mqtts.port, mqtts.host)).port;
   }
 
-  async function listen(): Promise<{ host: string; port: number; tlsPort?: number }> {
+  const wsRefusedBy = {
+    ws_not_upgrade: metrics.connectionsRefused.labels('ws_not_upgrade'),
+    ws_bad_path: metrics.connectionsRefused.labels('ws_bad_path'),
+    ws_bad_subprotocol: metrics.connectionsRefused.labels('ws_bad_subprotocol'),
+  };
+
+  async function listenWs(): Promise<number | undefined> {
+    const ws = config.ws;
+    if (ws === null) return undefined;
+    const l = createWsListener({
+      path: ws.path,
+      maxPacketBytes,
+      handshakeTimeoutMs: config.mqtt.connectTimeoutMs,
+      admit: (socket) => admitSocket(socket, 'ws'),
+      handle: handleSocket,
+      onRefused: (reason, detail) => {
+        wsRefusedBy[reason].inc();
+        log.warn({ reason, detail }, 'WebSocket upgrade refused');
+      },
+      onWsError: (err) => {
+        // ws closes the connection itself (1009 for an oversize message, 1002 for a
+        // bad frame); the MQTT stream ends with it.
+        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          metrics.rejections.inc({ code: REJECT_CODES.TOO_LARGE, channel: 'packet' });
+          log.warn({ err: err.message }, 'WebSocket message too large: closing the connection');
+          return;
+        }
+        metrics.rejections.inc({ code: BROKER_REJECT_CODES.PROTOCOL, channel: 'packet' });
+        log.warn({ err: err.message, code: err.code }, 'WebSocket protocol error: closing the connection');
+      },
+      onTextFrame: () => {
+        metrics.rejections.inc({ code: BROKER_REJECT_CODES.PROTOCOL, channel: 'packet' });
+        log.warn('WebSocket text frame (MQTT is binary): closing the connection');
+      },
+      onServerError: (err) => log.error({ err }, 'MQTT over WebSocket listener error'),
+    });
+    wsListener = l;
+    return (await listenOn(l.server, ws.port, ws.host)).port;
+  }
+
+  async function listen(): Promise<ListenAddresses> {
     await aedes.listen();
     stopLag = startLagSampler(lag, LAG_SAMPLE_MS);
     await cluster?.start();
@@ -290,8 +366,14 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     srv.on('error', (err) => log.error({ err }, 'MQTT listener error'));
     const addr = await listenOn(srv, config.mqtt.port, config.mqtt.host);
     const tlsPort = await listenTls();
+    const wsPort = await listenWs();
     listening = true;
-    return { host: addr.address, port: addr.port, ...(tlsPort !== undefined ? { tlsPort } : {}) };
+    return {
+      host: addr.address,
+      port: addr.port,
+      ...(tlsPort !== undefined ? { tlsPort } : {}),
+      ...(wsPort !== undefined ? { wsPort } : {}),
+    };
   }
 
   async function ready(): Promise<boolean> {
@@ -311,11 +393,14 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     server = null;
     const tls = tlsServer;
     tlsServer = null;
-    const serverClosed = Promise.all(
-      [srv, tls].map((x) =>
+    const ws = wsListener;
+    wsListener = null;
+    const serverClosed = Promise.all([
+      ...[srv, tls].map((x) =>
         x === null ? Promise.resolve() : new Promise<void>((resolve) => x.close(() => resolve())),
       ),
-    );
+      ws?.close(),
+    ]);
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
   }

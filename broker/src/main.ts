@@ -105,6 +105,12 @@ async function main(): Promise<void> {
   if (mqttAddr.tlsPort !== undefined) {
     log.info({ port: mqttAddr.tlsPort }, `MQTTS listening on ${config.mqtts?.host}:${mqttAddr.tlsPort}`);
   }
+  if (mqttAddr.wsPort !== undefined) {
+    log.info(
+      { port: mqttAddr.wsPort, path: config.ws?.path },
+      `MQTT over WebSocket on ws://${config.ws?.host}:${mqttAddr.wsPort}${config.ws?.path}`,
+    );
+  }
 
   const http: Server = createServer(
     createHealthHandler({ metrics: broker.metrics.registry, ready: broker.ready }),

@@ -13,6 +13,7 @@ describe('parseBrokerConfig', () => {
       http: { host: '127.0.0.1', port: 18831 },
       clusterChannel: null,
       mqtts: null,
+      ws: null,
       durable: {
         streamMaxLen: 1_000_000,
         seenTtlS: 86_400,
@@ -72,6 +73,27 @@ describe('parseBrokerConfig', () => {
     });
     expect(c.clusterChannel).toBe('hub:routing');
     expect(() => parseBrokerConfig({ HUB_BROKER_CLUSTER_CHANNEL: 'bad channel' })).toThrow(ConfigError);
+  });
+
+  it('the WebSocket listener is off unless a port is set; its path is validated', () => {
+    expect(parseBrokerConfig({ HUB_MQTT_WS_PORT: '', HUB_MQTT_WS_PATH: '/x' }).ws).toBeNull();
+    expect(parseBrokerConfig({ HUB_MQTT_WS_PORT: '8080' }).ws).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      path: '/mqtt',
+    });
+    const c = parseBrokerConfig({
+      HUB_MQTT_WS_PORT: '0',
+      HUB_MQTT_WS_HOST: '0.0.0.0',
+      HUB_MQTT_WS_PATH: '/hub/ws',
+    });
+    expect(c.ws).toEqual({ host: '0.0.0.0', port: 0, path: '/hub/ws' });
+    expect(Object.isFrozen(c.ws)).toBe(true);
+    for (const bad of ['mqtt', '/a b', '/q?x=1'])
+      expect(() => parseBrokerConfig({ HUB_MQTT_WS_PORT: '8080', HUB_MQTT_WS_PATH: bad })).toThrow(
+        ConfigError,
+      );
+    expect(() => parseBrokerConfig({ HUB_MQTT_WS_PORT: '70000' })).toThrow(ConfigError);
   });
 
   it('lists every violation at once', () => {

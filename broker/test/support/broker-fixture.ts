@@ -88,6 +88,9 @@ export interface RunningBroker {
   port: number;
   /** The mqtts listener's port, when the config enables it. */
   tlsPort?: number;
+  /** The MQTT over WebSocket listener's port and URL, when the config enables it. */
+  wsPort?: number;
+  wsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -107,12 +110,13 @@ export async function startBroker(
     ...(clock ? { clock } : {}),
     ...extra,
   });
-  const { port, tlsPort } = await broker.listen();
+  const { port, tlsPort, wsPort } = await broker.listen();
   return {
     broker,
     port,
     url: `mqtt://127.0.0.1:${port}`,
     ...(tlsPort !== undefined ? { tlsPort } : {}),
+    ...(wsPort !== undefined ? { wsPort, wsUrl: `ws://127.0.0.1:${wsPort}${config.ws?.path ?? ''}` } : {}),
     close: () => broker.close(),
   };
 }

@@ -1,5 +1,7 @@
-import { type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { createWebSocketStream, WebSocket } from 'ws';
 
 /**
  * A bare MQTT 3.1.1 client over a socket (mqtt-packet), for tests that must see the
@@ -11,7 +13,12 @@ export class RawMqtt {
   closed = false;
   private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
 
-  private constructor(private readonly socket: Socket) {
+  /** The WebSocket under the stream, for connections made with `openWs`. */
+  ws: WebSocket | null = null;
+  /** The WebSocket close code the broker sent (1009: message too large), when closed. */
+  wsCloseCode: number | null = null;
+
+  private constructor(private readonly socket: Duplex) {
     this.parser.on('packet', (p: Packet) => this.received.push(p));
     socket.on('data', (buf) => this.parser.parse(buf));
     socket.on('error', () => undefined);
@@ -32,8 +39,50 @@ export class RawMqtt {
     return c;
   }
 
+  /**
+   * An MQTT over WebSocket connection (subprotocol `mqtt` unless told otherwise) with
+   * nothing sent yet; rejects when the upgrade is refused.
+   */
+  static async openWs(url: string, protocols: string[] = ['mqtt']): Promise<RawMqtt> {
+    const ws = new WebSocket(url, protocols);
+    ws.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)),
+      );
+    });
+    const c = new RawMqtt(createWebSocketStream(ws));
+    c.ws = ws;
+    // The stream wrapper emits 'close' only when destroyed locally: watch the WebSocket.
+    ws.once('close', (code) => {
+      c.wsCloseCode = code;
+      c.closed = true;
+    });
+    return c;
+  }
+
   static async connect(port: number, clientId: string, username: string, password: string): Promise<RawMqtt> {
-    const c = await RawMqtt.open(port);
+    return RawMqtt.login(await RawMqtt.open(port), clientId, username, password);
+  }
+
+  /** `connect` over WebSocket (`url` like ws://127.0.0.1:port/mqtt). */
+  static async connectWs(
+    url: string,
+    clientId: string,
+    username: string,
+    password: string,
+  ): Promise<RawMqtt> {
+    return RawMqtt.login(await RawMqtt.openWs(url), clientId, username, password);
+  }
+
+  private static async login(
+    c: RawMqtt,
+    clientId: string,
+    username: string,
+    password: string,
+  ): Promise<RawMqtt> {
     c.send({
       cmd: 'connect',
       protocolId: 'MQTT',
