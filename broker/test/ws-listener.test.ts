@@ -301,6 +301,33 @@ describe('MQTT over WebSocket: limits shared with TCP, connect timeout, off by d
     await reg.redis.del(reg.keys.fireEvents);
   });
 
+  it('the failed-login backoff counts the WebSocket peer address (from the upgrade request)', async () => {
+    const run = await start({ HUB_MQTT_WS_PORT: '0', HUB_MQTT_LOGIN_BACKOFF_BASE_MS: '50' });
+    const refusedFrom = async (localAddress: string, username: string) => {
+      const c = await RawMqtt.openWs(run.wsUrl as string, ['mqtt'], localAddress);
+      cleanups.push(() => c.end());
+      c.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 0,
+        clientId: username,
+        username,
+        password: Buffer.from('wrong'),
+      });
+      return c.connackOrClose(20_000);
+    };
+    expect(await refusedFrom('127.0.0.2', 'nobody-a')).toBe(4);
+    expect(await refusedFrom('127.0.0.2', 'nobody-b')).toBe(4);
+    // The second failure from 127.0.0.2 was held back.
+    expect(await counterValue(run.broker.metrics.loginsDelayed, {})).toBe(1);
+    // A first failure from another address and username is answered at once: the two
+    // WebSocket peers are told apart (not one shared "unknown" address).
+    expect(await refusedFrom('127.0.0.3', 'nobody-c')).toBe(4);
+    expect(await counterValue(run.broker.metrics.loginsDelayed, {})).toBe(1);
+  });
+
   it('closing the broker closes its WebSocket clients and the listener', async () => {
     const run = await startBroker(testConfig(reg.keys, { HUB_MQTT_WS_PORT: '0' }), reg.snapshot, durable);
     const w = await RawMqtt.connectWs(run.wsUrl as string, dev, dev, deviceSecret(dev));

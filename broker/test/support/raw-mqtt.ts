@@ -43,8 +43,8 @@ export class RawMqtt {
    * An MQTT over WebSocket connection (subprotocol `mqtt` unless told otherwise) with
    * nothing sent yet; rejects when the upgrade is refused.
    */
-  static async openWs(url: string, protocols: string[] = ['mqtt']): Promise<RawMqtt> {
-    const ws = new WebSocket(url, protocols);
+  static async openWs(url: string, protocols: string[] = ['mqtt'], localAddress?: string): Promise<RawMqtt> {
+    const ws = new WebSocket(url, protocols, localAddress ? { localAddress } : {});
     ws.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
