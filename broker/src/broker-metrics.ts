@@ -134,7 +134,7 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   });
   const sockets = new Gauge({
     name: 'hub_broker_sockets',
-    help: 'TCP connections open now, authenticated or not (bounded by HUB_MQTT_MAX_CONNECTIONS)',
+    help: 'Connections open now on all listeners, authenticated or not (bounded by HUB_MQTT_MAX_CONNECTIONS)',
     registers: [registry],
     collect() {
       this.set(src.openSockets());
