@@ -1,6 +1,10 @@
 import {
+  EVENT_TYPES,
+  type EventType,
+  HAZARD_LANES,
   type HazardLane,
   type HazardTicket,
+  laneOf,
   type OperatorAction,
   TICKET_AUDIT_MAX,
   type TicketAuditEntry,
@@ -47,31 +51,30 @@ export const DEFAULT_TICKET_PARAMS: TicketParams = Object.freeze({
   auditEvents: 20,
 });
 
-/** Event type → hazard lane; null: not a hazard (info, a passed self-test, fire). */
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const HAZARD_LANE_SET: ReadonlySet<string> = new Set(HAZARD_LANES);
+
+function isEventType(type: string): type is EventType {
+  return EVENT_TYPE_SET.has(type);
+}
+
+function isHazardLane(lane: string): lane is HazardLane {
+  return HAZARD_LANE_SET.has(lane);
+}
+
+/**
+ * Event type → hazard lane; null: not a hazard (info, a passed self-test, fire, an
+ * unknown type). Built on protocol's `laneOf` so the two cannot drift; alerts differs
+ * only where a lane event does not make a ticket:
+ * - `self_test` opens a fault ticket only when it failed (a passed one is routine);
+ * - `smoke_rising` rides the fault lane but opens no hazard ticket here (kept as it was).
+ */
 export function hazardLaneOf(type: string, result?: 'pass' | 'fail'): HazardLane | null {
-  switch (type) {
-    case 'leakage':
-    case 'over_temperature':
-    case 'overcurrent':
-    case 'short_circuit':
-    case 'arc_fault':
-      return 'electrical';
-    case 'port_over_temperature':
-    case 'over_power':
-    case 'abnormal_charge_curve':
-    case 'port_fault':
-      return 'charging';
-    case 'tamper':
-    case 'low_battery':
-    case 'fault':
-      return 'fault';
-    case 'self_test':
-      return result === 'fail' ? 'fault' : null;
-    case 'offline':
-      return 'offline';
-    default:
-      return null;
-  }
+  if (!isEventType(type)) return null;
+  if (type === 'self_test') return result === 'fail' ? 'fault' : null;
+  if (type === 'smoke_rising') return null;
+  const lane = laneOf(type);
+  return isHazardLane(lane) ? lane : null;
 }
 
 export interface HazardInput {
