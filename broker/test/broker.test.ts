@@ -1,7 +1,5 @@
 import { connect as tcpConnect } from 'node:net';
 import { deviceTopic, REJECT_CODES, stationTopic } from '@hub/protocol';
-import { testRedisUrl } from '@hub/registry/test-support';
-import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,25 +12,22 @@ import {
   connectStation,
   counterValue,
   deviceSecret,
-  durableRedis,
   eventJson,
-  loadRegistry,
   type RegistryFixture,
   type RunningBroker,
-  startBroker,
   subscribeGranted,
-  testConfig,
   waitFor,
   within,
 } from './support/broker-fixture.js';
+import { type BrokerSuite, openBrokerSuite } from './support/broker-suite.js';
 
 /**
  * The broker over real TCP (mqtt.js clients) with the real Redis: authentication,
  * authorization, durable events and replies before PUBACK, payload checks.
  */
 describe('broker (TCP + real Redis)', () => {
+  let suite: BrokerSuite;
   let reg: RegistryFixture;
-  let durable: Redis;
   let run: RunningBroker;
   const clients: MqttClient[] = [];
   let dev1: string;
@@ -47,18 +42,15 @@ describe('broker (TCP + real Redis)', () => {
   }
 
   beforeAll(async () => {
-    reg = await loadRegistry('broker');
-    durable = durableRedis(testRedisUrl());
-    const ids = [...reg.snapshot.devices.keys()].sort();
+    suite = await openBrokerSuite('broker', { clock: { now: () => FIXED_NOW } });
+    ({ reg, run } = suite);
+    const { ids } = suite;
     [dev1, dev2, dev3] = [ids[0]!, ids[1]!, ids[2]!];
-    run = await startBroker(testConfig(reg.keys), reg.snapshot, durable, { now: () => FIXED_NOW });
   });
 
   afterAll(async () => {
     await Promise.allSettled(clients.map((c) => c.endAsync(true)));
-    await run?.close();
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   describe('authentication', () => {

@@ -1,5 +1,5 @@
 import { deviceTopic, stationTopic } from '@hub/protocol';
-import { testRedis, testRedisUrl } from '@hub/registry/test-support';
+import { testRedis } from '@hub/registry/test-support';
 import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,7 @@ import {
   connectService,
   connectStation,
   counterValue,
-  durableRedis,
   eventJson,
-  loadRegistry,
   type RegistryFixture,
   type RunningBroker,
   startBroker,
@@ -20,6 +18,7 @@ import {
   testConfig,
   waitFor,
 } from './support/broker-fixture.js';
+import { openRegistrySuite, type RegistrySuite } from './support/broker-suite.js';
 
 describe('cluster frame', () => {
   it('round-trips topic, payload, qos, retain and the dedupe fields', () => {
@@ -44,6 +43,7 @@ describe('cluster frame', () => {
  * this test): what is published on A reaches subscribers on B, once.
  */
 describe('two brokers sharing routing (TCP + real Redis)', () => {
+  let suite: RegistrySuite;
   let reg: RegistryFixture;
   let durable: Redis;
   let a: RunningBroker;
@@ -68,9 +68,9 @@ describe('two brokers sharing routing (TCP + real Redis)', () => {
   }
 
   beforeAll(async () => {
-    reg = await loadRegistry('cluster');
-    durable = durableRedis(testRedisUrl());
-    dev = [...reg.snapshot.devices.keys()].sort()[0]!;
+    suite = await openRegistrySuite('cluster');
+    ({ reg, durable } = suite);
+    dev = suite.ids[0]!;
     a = await clusterBroker();
     b = await clusterBroker();
   });
@@ -79,8 +79,7 @@ describe('two brokers sharing routing (TCP + real Redis)', () => {
     await a?.close();
     await b?.close();
     for (const c of conns) c.disconnect();
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   it("a device's alarm on broker A reaches the events subscriber on broker B, once, stored once", async () => {

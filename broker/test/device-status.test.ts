@@ -1,21 +1,15 @@
 import { deviceTopic } from '@hub/protocol';
-import { testRedisUrl } from '@hub/registry/test-support';
-import type { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectService,
   counterValue,
   deviceSecret,
-  durableRedis,
-  loadRegistry,
-  type RegistryFixture,
   type RunningBroker,
-  startBroker,
   subscribeGranted,
-  testConfig,
   waitFor,
 } from './support/broker-fixture.js';
+import { type BrokerSuite, openBrokerSuite } from './support/broker-suite.js';
 import { publishFrame } from './support/frames.js';
 import { RawMqtt } from './support/raw-mqtt.js';
 
@@ -26,22 +20,18 @@ import { RawMqtt } from './support/raw-mqtt.js';
  * without DISCONNECT. (Sleeping battery devices are judged by heartbeat in ingest.)
  */
 describe('device status from the last will (TCP + real Redis)', () => {
-  let reg: RegistryFixture;
-  let durable: Redis;
+  let suite: BrokerSuite;
   let run: RunningBroker;
   let dev: string;
   const FIXED_NOW = 1_760_000_000_000;
 
   beforeAll(async () => {
-    reg = await loadRegistry('status');
-    durable = durableRedis(testRedisUrl());
-    dev = [...reg.snapshot.devices.keys()].sort()[4]!;
-    run = await startBroker(testConfig(reg.keys), reg.snapshot, durable, { now: () => FIXED_NOW });
+    suite = await openBrokerSuite('status', { clock: { now: () => FIXED_NOW } });
+    run = suite.run;
+    dev = suite.ids[4]!;
   });
   afterAll(async () => {
-    await run?.close();
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   function connectWithWill(): Promise<MqttClient> {

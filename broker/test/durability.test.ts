@@ -21,16 +21,9 @@ import {
   testConfig,
   waitFor,
 } from './support/broker-fixture.js';
-import { closedPort, GateProxy } from './support/gate-proxy.js';
+import { closedPort } from './support/gate-proxy.js';
+import { openGatedDurable, redisUrlVia } from './support/gated-durable.js';
 import { RawMqtt } from './support/raw-mqtt.js';
-
-/** The same Redis URL with another host:port (keeps db number and auth). */
-function viaPort(port: number): string {
-  const u = new URL(testRedisUrl());
-  u.hostname = '127.0.0.1';
-  u.port = String(port);
-  return u.toString();
-}
 
 async function serveHealth(run: RunningBroker): Promise<{ url: string; server: Server }> {
   const server = createServer(
@@ -66,14 +59,9 @@ describe('durable writes when Redis is slow or away', () => {
   });
 
   it('holds the PUBACK until Redis has answered', async () => {
-    const proxy = await GateProxy.start(
-      new URL(testRedisUrl()).hostname,
-      Number(new URL(testRedisUrl()).port),
-    );
+    const { proxy, durable } = await openGatedDurable();
     cleanups.push(() => proxy.close());
-    const durable = durableRedis(viaPort(proxy.port));
     cleanups.push(() => durable.disconnect());
-    await waitFor('durable connection ready', () => durable.status === 'ready');
     const run = await startBroker(testConfig(reg.keys), reg.snapshot, durable);
     cleanups.push(() => run.close());
 
@@ -98,14 +86,9 @@ describe('durable writes when Redis is slow or away', () => {
   });
 
   it('bounds durable writes per connection: a flooding device is cut off, others still get their PUBACK', async () => {
-    const proxy = await GateProxy.start(
-      new URL(testRedisUrl()).hostname,
-      Number(new URL(testRedisUrl()).port),
-    );
+    const { proxy, durable } = await openGatedDurable();
     cleanups.push(() => proxy.close());
-    const durable = durableRedis(viaPort(proxy.port));
     cleanups.push(() => durable.disconnect());
-    await waitFor('durable connection ready', () => durable.status === 'ready');
     const run = await startBroker(
       testConfig(reg.keys, { HUB_BROKER_MAX_INFLIGHT_PER_CLIENT: '2' }),
       reg.snapshot,
@@ -137,14 +120,9 @@ describe('durable writes when Redis is slow or away', () => {
   });
 
   it('sends no PUBACK and disconnects when Redis does not answer in time', async () => {
-    const proxy = await GateProxy.start(
-      new URL(testRedisUrl()).hostname,
-      Number(new URL(testRedisUrl()).port),
-    );
+    const { proxy, durable } = await openGatedDurable({ commandTimeout: 300 });
     cleanups.push(() => proxy.close());
-    const durable = durableRedis(viaPort(proxy.port), { commandTimeout: 300 });
     cleanups.push(() => durable.disconnect());
-    await waitFor('durable connection ready', () => durable.status === 'ready');
     const run = await startBroker(testConfig(reg.keys), reg.snapshot, durable);
     cleanups.push(() => run.close());
 
@@ -161,7 +139,7 @@ describe('durable writes when Redis is slow or away', () => {
   });
 
   it('with Redis unreachable: telemetry still flows, an alarm gets no PUBACK, /readyz is 503', async () => {
-    const durable = durableRedis(viaPort(await closedPort()), { retryStrategy: () => 50 });
+    const durable = durableRedis(redisUrlVia(await closedPort()), { retryStrategy: () => 50 });
     cleanups.push(() => durable.disconnect());
     const run = await startBroker(testConfig(reg.keys), reg.snapshot, durable);
     cleanups.push(() => run.close());

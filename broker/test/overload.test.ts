@@ -1,7 +1,5 @@
 import { deviceTopic } from '@hub/protocol';
-import { testRedisUrl } from '@hub/registry/test-support';
 import { Aedes } from 'aedes';
-import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guardRouting } from '../src/routing-guard.js';
@@ -10,17 +8,14 @@ import {
   connectService,
   counterValue,
   deviceSecret,
-  durableRedis,
   eventJson,
-  loadRegistry,
   type RegistryFixture,
   type RunningBroker,
-  startBroker,
   subscribeGranted,
-  testConfig,
   waitFor,
   within,
 } from './support/broker-fixture.js';
+import { type BrokerSuite, openBrokerSuite } from './support/broker-suite.js';
 import { publishFrame } from './support/frames.js';
 import { RawMqtt } from './support/raw-mqtt.js';
 
@@ -131,29 +126,21 @@ describe('QoS 1 ahead of queued telemetry in the router', () => {
 });
 
 describe('overload (TCP + real Redis)', () => {
+  let suite: BrokerSuite;
   let reg: RegistryFixture;
-  let durable: Redis;
   let run: RunningBroker;
   const cleanup: Array<() => unknown> = [];
   let ids: string[];
 
   beforeAll(async () => {
-    reg = await loadRegistry('overload');
-    durable = durableRedis(testRedisUrl());
-    ids = [...reg.snapshot.devices.keys()].sort();
     // A long drain timeout: the stuck subscriber must still be connected (and its
     // backlog still there) when the alarm is sent; aedes would otherwise cut it off.
-    run = await startBroker(
-      testConfig(reg.keys, { HUB_BROKER_DRAIN_TIMEOUT_MS: '300000' }),
-      reg.snapshot,
-      durable,
-    );
+    suite = await openBrokerSuite('overload', { env: { HUB_BROKER_DRAIN_TIMEOUT_MS: '300000' } });
+    ({ reg, run, ids } = suite);
   });
   afterAll(async () => {
     for (const c of cleanup.reverse()) await c();
-    await run?.close();
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   it('under a telemetry flood with a stuck subscriber, an alarm gets its PUBACK and reaches the events subscriber', async () => {

@@ -1,6 +1,4 @@
 import { deviceTopic, REJECT_CODES, stationTopic } from '@hub/protocol';
-import { testRedisUrl } from '@hub/registry/test-support';
-import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_REJECT_CODES } from '../src/broker-errors.js';
@@ -9,15 +7,11 @@ import {
   connectService,
   counterValue,
   deviceSecret,
-  durableRedis,
-  loadRegistry,
-  type RegistryFixture,
   type RunningBroker,
-  startBroker,
   subscribeGranted,
-  testConfig,
   waitFor,
 } from './support/broker-fixture.js';
+import { type BrokerSuite, openBrokerSuite } from './support/broker-suite.js';
 import { type ConnectSpec, connectFrame, frame, publishFrame, subscribeFrame } from './support/frames.js';
 import { RawMqtt } from './support/raw-mqtt.js';
 
@@ -28,8 +22,7 @@ import { RawMqtt } from './support/raw-mqtt.js';
  * broker or stop routing for other clients.
  */
 describe('protocol hygiene (raw TCP + real Redis)', () => {
-  let reg: RegistryFixture;
-  let durable: Redis;
+  let suite: BrokerSuite;
   let run: RunningBroker;
   let canaryPub: MqttClient;
   let canarySub: MqttClient;
@@ -43,15 +36,10 @@ describe('protocol hygiene (raw TCP + real Redis)', () => {
   const STATUS_OFFLINE = JSON.stringify({ v: 1, ts: 1, state: 'offline' });
 
   beforeAll(async () => {
-    reg = await loadRegistry('hygiene');
-    durable = durableRedis(testRedisUrl());
-    const ids = [...reg.snapshot.devices.keys()].sort();
+    suite = await openBrokerSuite('hygiene', { env: { HUB_MQTT_CONNECT_TIMEOUT_MS: '1000' } });
+    run = suite.run;
+    const { ids } = suite;
     [dev1, dev2, canaryDev] = [ids[0]!, ids[1]!, ids[2]!];
-    run = await startBroker(
-      testConfig(reg.keys, { HUB_MQTT_CONNECT_TIMEOUT_MS: '1000' }),
-      reg.snapshot,
-      durable,
-    );
     canarySub = await connectService(run.url, 'hub-ingest', 'hub-ingest-canary');
     expect(await subscribeGranted(canarySub, [deviceTopic(canaryDev, 'telemetry')], 0)).toEqual([0]);
     canarySub.on('message', (_t, payload) => canaryGot.add(payload.toString()));
@@ -61,9 +49,7 @@ describe('protocol hygiene (raw TCP + real Redis)', () => {
   afterAll(async () => {
     for (const r of raws) r.end();
     await Promise.allSettled([canaryPub?.endAsync(true), canarySub?.endAsync(true)]);
-    await run?.close();
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   /** Routing still works for other clients (a fresh marker arrives at the canary subscriber). */

@@ -1,6 +1,5 @@
 import { connect as tcpConnect } from 'node:net';
 import { deviceTopic, MAX_PACKET_BYTES, REJECT_CODES } from '@hub/protocol';
-import { testRedisUrl } from '@hub/registry/test-support';
 import type { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,6 @@ import {
   connectService,
   counterValue,
   deviceSecret,
-  durableRedis,
   eventJson,
   loadRegistry,
   type RegistryFixture,
@@ -20,7 +18,9 @@ import {
   testConfig,
   waitFor,
 } from './support/broker-fixture.js';
-import { GateProxy } from './support/gate-proxy.js';
+import { openRegistrySuite, type RegistrySuite } from './support/broker-suite.js';
+import type { GateProxy } from './support/gate-proxy.js';
+import { openGatedDurable } from './support/gated-durable.js';
 import { RawMqtt } from './support/raw-mqtt.js';
 
 /**
@@ -29,12 +29,6 @@ import { RawMqtt } from './support/raw-mqtt.js';
  * authorization, durable writes before PUBACK, packet-size cap, connect timer and
  * admission limits as plain TCP.
  */
-
-function viaPort(port: number): string {
-  const u = new URL(testRedisUrl());
-  u.port = String(port);
-  return u.toString();
-}
 
 describe('MQTT over WebSocket (ws + real Redis)', () => {
   let reg: RegistryFixture;
@@ -52,10 +46,7 @@ describe('MQTT over WebSocket (ws + real Redis)', () => {
     devA = ids[0]!;
     devB = ids[1]!;
     // The durable-write connection goes through a gate, so a test can hold Redis' answer.
-    const redisUrl = new URL(testRedisUrl());
-    proxy = await GateProxy.start(redisUrl.hostname, Number(redisUrl.port));
-    durable = durableRedis(viaPort(proxy.port));
-    await waitFor('durable connection ready', () => durable.status === 'ready');
+    ({ proxy, durable } = await openGatedDurable());
     run = await startBroker(testConfig(reg.keys, { HUB_MQTT_WS_PORT: '0' }), reg.snapshot, durable);
     wsUrl = run.wsUrl as string;
   });
@@ -196,22 +187,22 @@ describe('MQTT over WebSocket (ws + real Redis)', () => {
 });
 
 describe('MQTT over WebSocket: limits shared with TCP, connect timeout, off by default, close', () => {
+  let suite: RegistrySuite;
   let reg: RegistryFixture;
   let durable: Redis;
   let dev: string;
   const cleanups: Array<() => unknown> = [];
 
   beforeAll(async () => {
-    reg = await loadRegistry('ws-limits');
-    durable = durableRedis(testRedisUrl());
-    dev = [...reg.snapshot.devices.keys()].sort()[0]!;
+    suite = await openRegistrySuite('ws-limits');
+    ({ reg, durable } = suite);
+    dev = suite.ids[0]!;
   });
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   afterAll(async () => {
-    durable?.disconnect();
-    await reg?.cleanup();
+    await suite?.close();
   });
 
   async function start(env: Record<string, string>): Promise<RunningBroker> {
