@@ -66,13 +66,14 @@ function isHazardLane(lane: string): lane is HazardLane {
  * Event type → hazard lane; null: not a hazard (info, a passed self-test, fire, an
  * unknown type). Built on protocol's `laneOf` so the two cannot drift; alerts differs
  * only where a lane event does not make a ticket:
- * - `self_test` opens a fault ticket only when it failed (a passed one is routine);
- * - `smoke_rising` rides the fault lane but opens no hazard ticket here (kept as it was).
+ * `self_test` opens a fault ticket only when it failed (a passed one is routine).
+ * `smoke_rising` (ingest's rule: smoke value rising over several readings, below the
+ * detector's own alarm) opens a fault ticket so the grid officer goes to look: it is the
+ * only trace of a smouldering start or a dirty chamber before the detector alarms.
  */
 export function hazardLaneOf(type: string, result?: 'pass' | 'fail'): HazardLane | null {
   if (!isEventType(type)) return null;
   if (type === 'self_test') return result === 'fail' ? 'fault' : null;
-  if (type === 'smoke_rising') return null;
   const lane = laneOf(type);
   return isHazardLane(lane) ? lane : null;
 }

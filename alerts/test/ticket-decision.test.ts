@@ -43,6 +43,7 @@ describe('hazard lanes', () => {
     expect(hazardLaneOf('self_test', 'fail')).toBe('fault');
     expect(hazardLaneOf('self_test', 'pass')).toBeNull();
     expect(hazardLaneOf('offline')).toBe('offline');
+    expect(hazardLaneOf('smoke_rising')).toBe('fault');
     expect(hazardLaneOf('smoke_linkage')).toBeNull();
     expect(hazardLaneOf('mute')).toBeNull();
   });
