@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { freePorts, type HubProcess, REPO_ROOT, startService, waitForHttp } from '@hub/deploy';
 import {
   type AuditEntry,
   type Device,
@@ -14,7 +15,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsKeys } from '../src/alerts-keys.js';
 import { pageIdOf } from '../src/incident-decision.js';
-import { freePort, REPO_ROOT, type ServiceProcess, startProcess, waitForHttp } from './support/processes.js';
 
 /**
  * The issue's "Done when" crash test, with nothing faked: the real broker process
@@ -53,18 +53,18 @@ describe('alerts crash safety (real broker, kill -9)', () => {
   const logDir = join(REPO_ROOT, '.local', 'test', 'alerts-crash', keys.prefix);
   let redis: Redis;
   let data: RegistryData;
-  let broker: ServiceProcess;
+  let broker: HubProcess;
   let mqttUrl = '';
   let env: Record<string, string | undefined> = {};
   let alertsPort = 0;
-  const alertsProcs: ServiceProcess[] = [];
+  const alertsProcs: HubProcess[] = [];
   const clients: MqttClient[] = [];
   /** pageId → how many times the station side received it. */
   const received = new Map<string, number>();
   const pagesSeen: PageMessage[] = [];
 
-  const startAlerts = async (consumer: string): Promise<ServiceProcess> => {
-    const p = startProcess(
+  const startAlerts = async (consumer: string): Promise<HubProcess> => {
+    const p = startService(
       `alerts-${alertsProcs.length + 1}`,
       'alerts/src/main.ts',
       {
@@ -74,7 +74,7 @@ describe('alerts crash safety (real broker, kill -9)', () => {
       logDir,
     );
     alertsProcs.push(p);
-    await waitForHttp(`http://127.0.0.1:${alertsPort}/readyz`, p);
+    await waitForHttp(`http://127.0.0.1:${alertsPort}/readyz`, 60_000, p);
     return p;
   };
 
@@ -88,8 +88,8 @@ describe('alerts crash safety (real broker, kill -9)', () => {
       serviceSecret: SECRET,
     });
     await new RegistryStore(redis, keys).replaceAll(data);
-    const [mqttPort, brokerHttp] = [await freePort(), await freePort()];
-    alertsPort = await freePort();
+    const [mqttPort, brokerHttp, alertsHttp] = (await freePorts(3)) as [number, number, number];
+    alertsPort = alertsHttp;
     mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
     env = {
       PATH: process.env.PATH,
@@ -107,8 +107,8 @@ describe('alerts crash safety (real broker, kill -9)', () => {
       HUB_ALERTS_CLAIM_IDLE_MS: '2000',
       HUB_LOG_LEVEL: 'info',
     };
-    broker = startProcess('broker', 'broker/src/main.ts', env, logDir);
-    await waitForHttp(`http://127.0.0.1:${brokerHttp}/readyz`, broker);
+    broker = startService('broker', 'broker/src/main.ts', env, logDir);
+    await waitForHttp(`http://127.0.0.1:${brokerHttp}/readyz`, 60_000, broker);
 
     const station = await connect(mqttUrl, 'hub-dashboard', SECRET, `hub-dashboard-crashwatch${process.pid}`);
     clients.push(station);

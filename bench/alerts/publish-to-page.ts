@@ -31,7 +31,7 @@ import { demoDeviceSecret, demoSalt, generateDemoTownship, hashSecret, RegistryS
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { freePort, REPO_ROOT, startProcess, waitForHttp } from '../../alerts/test/support/processes.js';
+import { freePorts, REPO_ROOT, startService, waitForHttp } from '../../deploy/src/hub-processes.js';
 
 const SEED = 'bench-alerts';
 const SECRET = 'bench-alerts-service-secret';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   }
   await new RegistryStore(redis, keys).replaceAll(data);
 
-  const [mqttPort, brokerHttp, alertsHttp] = [await freePort(), await freePort(), await freePort()];
+  const [mqttPort, brokerHttp, alertsHttp] = (await freePorts(3)) as [number, number, number];
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -135,12 +135,12 @@ async function main(): Promise<void> {
     HUB_MQTT_CONN_RATE_GLOBAL: '100000',
     HUB_MQTT_CONN_BURST_GLOBAL: '100000',
   };
-  const broker = startProcess('broker', 'broker/src/main.ts', env, dir);
+  const broker = startService('broker', 'broker/src/main.ts', env, dir);
   cleanups.push(() => void broker.kill9());
-  await waitForHttp(`http://127.0.0.1:${brokerHttp}/readyz`, broker);
-  const alerts = startProcess('alerts', 'alerts/src/main.ts', env, dir);
+  await waitForHttp(`http://127.0.0.1:${brokerHttp}/readyz`, 60_000, broker);
+  const alerts = startService('alerts', 'alerts/src/main.ts', env, dir);
   cleanups.push(() => void alerts.kill9());
-  await waitForHttp(`http://127.0.0.1:${alertsHttp}/readyz`, alerts);
+  await waitForHttp(`http://127.0.0.1:${alertsHttp}/readyz`, 60_000, alerts);
 
   // Station side and reference subscriber.
   const pageAt = new Map<string, { t: number; page: PageMessage }>();

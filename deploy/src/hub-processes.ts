@@ -24,7 +24,11 @@ export interface HubProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
+  /** Resolves with the exit code once the process has gone (null when killed by a signal). */
+  exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGKILL, for crash tests: no shutdown hook runs, nothing is flushed. */
+  kill9(): Promise<void>;
 }
 
 /** Free TCP ports on 127.0.0.1 (bound to port 0, then released). */
@@ -63,12 +67,19 @@ export function startService(
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
   return {
     name,
     child,
     logFile,
+    exited,
+    async kill9() {
+      if (gone()) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      if (gone()) return child.exitCode;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
