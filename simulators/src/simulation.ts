@@ -2,7 +2,7 @@ import { type RegistrySnapshot, seededRandom } from '@hub/registry';
 import { type Clock, systemClock } from './clock.js';
 import type { ProfileOptions, TelemetryIntervals } from './device-profiles.js';
 import { chooseFireTarget, type FireReport, type FireTarget, FireTracker, ignite } from './fire-scenario.js';
-import { type ConnectFn, Fleet, type FleetDevice, type FleetStats } from './fleet.js';
+import { type ConnectFn, Fleet, type FleetStats } from './fleet.js';
 import { selectFleet } from './fleet-selection.js';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder.js';
 import { type SettleUntil, sleep, waitUntil } from './run-wait.js';
@@ -87,16 +87,6 @@ export interface SimulationSummary {
   aborted: boolean;
 }
 
-/** N devices for a fleet run: `first` (the fire's detectors, always included) then the others by id. */
-export function pickFleetDevices(
-  snapshot: RegistrySnapshot,
-  seed: string,
-  count: number,
-  first: readonly string[] = [],
-): FleetDevice[] {
-  return selectFleet(snapshot, seed, count, first);
-}
-
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationSummary> {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? Math.random;
@@ -115,10 +105,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const target: FireTarget | null =
     opts.fire === null ? null : chooseFireTarget(opts.snapshot, opts.fire, seededRandom(`${opts.seed}:fire`));
   const detectorIds = target?.detectors.map((d) => d.id) ?? [];
-  const devices =
-    opts.mode === 'fire'
-      ? pickFleetDevices(opts.snapshot, opts.seed, 0, detectorIds)
-      : pickFleetDevices(opts.snapshot, opts.seed, opts.devices, detectorIds);
+  // Fire mode plays only the fire's detectors; fleet mode adds the others up to `devices`.
+  const devices = selectFleet(opts.snapshot, opts.seed, opts.mode === 'fire' ? 0 : opts.devices, detectorIds);
 
   const latency = new LatencyRecorder();
   let listener: StationListener | null = null;
