@@ -23,11 +23,13 @@ import {
 import { FrameScanner, PACKET } from './frame-scanner.js';
 import { IndexHeap } from './index-heap.js';
 import { LatencyRecorder } from './latency-recorder.js';
+import { qos0PublishFrame } from './publish-frame.js';
 import { SIM_ERRORS, SimError } from './sim-error.js';
 
 /**
  * Flood mode: up to ~100,000 device connections in one process, raw MQTT 3.1.1
- * frames (mqtt-packet generates them) over plain `net.Socket`s with TCP_NODELAY.
+ * frames over plain `net.Socket`s with TCP_NODELAY: mqtt-packet generates the rare
+ * ones (CONNECT, QoS 1 status, events, probes), publish-frame.ts the telemetry.
  *
  * What keeps it small:
  * - per-device state lives in typed arrays indexed by device number (state, times,
@@ -783,14 +785,7 @@ export class FloodFleet {
         this.battery[i] === 1,
         this.profile.eveningPeak === true,
       );
-      const frame = mqttPacket.generate({
-        cmd: 'publish',
-        topic: deviceTopic(this.ids[i] as string, 'telemetry'),
-        payload,
-        qos: 0,
-        retain: false,
-        dup: false,
-      });
+      const frame = qos0PublishFrame(deviceTopic(this.ids[i] as string, 'telemetry'), payload);
       this.write(i, sock, frame, now);
       this.s.messagesSent++;
     }

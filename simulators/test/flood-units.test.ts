@@ -8,6 +8,7 @@ import { baseIntervalMs, inEveningPeak, nextIntervalMs } from '../src/flood-prof
 import { FrameScanner, PACKET } from '../src/frame-scanner.js';
 import { IndexHeap } from '../src/index-heap.js';
 import { LatencyRecorder } from '../src/latency-recorder.js';
+import { qos0PublishFrame } from '../src/publish-frame.js';
 import {
   parseSourceAddresses,
   planSourceAddresses,
@@ -174,5 +175,38 @@ describe('coordinated omission correction', () => {
     sum.add(plain);
     sum.add(corrected);
     expect(sum.count).toBe(299);
+  });
+});
+
+describe('qos0PublishFrame', () => {
+  it('writes the same bytes as mqtt-packet for every remaining-length width and UTF-8 text', () => {
+    const topic = 'dev/SM-0001/telemetry';
+    // Remaining length = 2 + topic + payload: cross the 1→2, 2→3 and 3→4 byte boundaries.
+    const overhead = 2 + Buffer.byteLength(topic);
+    const sizes = [0, 1, 127 - overhead, 128 - overhead, 16_383 - overhead, 16_384 - overhead];
+    sizes.push(2_097_151 - overhead, 2_097_152 - overhead);
+    for (const n of sizes) {
+      const payload = 'x'.repeat(n);
+      const expected = mqttPacket.generate({
+        cmd: 'publish',
+        topic,
+        payload,
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
+      expect(qos0PublishFrame(topic, payload).equals(expected), `payload ${n} bytes`).toBe(true);
+    }
+    const utf8Topic = 'dev/烟感-1/telemetry';
+    const utf8Payload = '{"note":"厨房 ☕"}';
+    const expected = mqttPacket.generate({
+      cmd: 'publish',
+      topic: utf8Topic,
+      payload: utf8Payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    expect(qos0PublishFrame(utf8Topic, utf8Payload).equals(expected)).toBe(true);
   });
 });
