@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:net';
 import type { HazardTicket, HubKeys, Incident, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
 import { RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testKeys, testRedisUrl } from '@hub/registry/test-support';
+import { cleanupPrefix, testKeys, testRedisUrl, waitFor } from '@hub/registry/test-support';
 import { Aedes } from 'aedes';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -21,20 +21,8 @@ import { b1, b2, devices, event, stations, township } from './fixtures.js';
  * channel listener.
  */
 
-/** Polls until `check` returns something other than undefined/false. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The shared poller (registry/src/test-support.ts), re-exported for the test files. */
+export { waitFor };
 
 export interface Broker {
   url: string;
