@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ALERTS_CODES } from './alerts-codes.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import type { DecisionRegistry } from './incident-decision.js';
+import type { EngineResult } from './incident-engine.js';
 import { fieldOf, type StreamEntry } from './stream-consumer.js';
 
 /**
@@ -43,6 +44,21 @@ export function rejectEntry(
   lane.metrics.rejections.inc({ stream: lane.stream, code });
   lane.logger.warn({ deviceId, entryId, code }, message);
   acks.push(entryId);
+}
+
+/**
+ * Counts and logs an engine's rejection of a decoded event (the entry is acked by the
+ * caller all the same: a rejected event must not block the stream).
+ */
+export function countRejected(
+  lane: LaneRejections,
+  res: EngineResult,
+  deviceId: string,
+  entryId: string,
+): void {
+  if (res.outcome !== 'rejected') return;
+  lane.metrics.rejections.inc({ stream: lane.stream, code: res.code });
+  lane.logger.warn({ deviceId, code: res.code, entryId }, res.message);
 }
 
 /**

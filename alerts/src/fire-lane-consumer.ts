@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import {
   buildingOfDevice,
+  countRejected,
   handlerFailed,
   type LaneRejections,
   newEventFields,
@@ -50,10 +51,7 @@ export function createFireLaneHandler(opts: FireLaneHandlerOptions): BatchHandle
         event: a.event,
         receivedAt: a.receivedAt,
       });
-      if (res.outcome === 'rejected') {
-        metrics.rejections.inc({ stream: STREAM, code: res.code });
-        logger.warn({ deviceId: a.deviceId, code: res.code, entryId: a.entryId }, res.message);
-      }
+      countRejected(lane, res, a.deviceId, a.entryId);
       acks.push(a.entryId);
       return true;
     } catch (err) {

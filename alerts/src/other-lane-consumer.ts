@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import {
   buildingOfDevice,
+  countRejected,
   handlerFailed,
   type LaneRejections,
   newEventFields,
@@ -11,7 +12,7 @@ import {
   rejectEntry,
 } from './event-entry.js';
 import type { DecisionRegistry } from './incident-decision.js';
-import type { EngineResult, IncidentEngine } from './incident-engine.js';
+import type { IncidentEngine } from './incident-engine.js';
 import { addToGroup, type BatchHandler, runGrouped } from './stream-consumer.js';
 import { type HazardInput, hazardLaneOf } from './ticket-decision.js';
 import type { TicketEngine } from './ticket-engine.js';
@@ -69,37 +70,32 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
   const lane: LaneRejections = { stream: STREAM, metrics, logger };
   const f = newEventFields();
 
-  const counted = (res: EngineResult, deviceId: string) => {
-    if (res.outcome === 'rejected') {
-      metrics.rejections.inc({ stream: STREAM, code: res.code });
-      logger.warn({ deviceId, code: res.code }, res.message);
-    }
-  };
-
   const handleOne = async (acks: string[], buildingId: string, p: Parsed): Promise<boolean> => {
     try {
       if (p.type === 'test' && p.raw.ok) {
-        counted(
-          await engine.onFireEvent({ deviceId: p.deviceId, event: p.raw.value, receivedAt: p.receivedAt }),
-          p.deviceId,
-        );
+        const res = await engine.onFireEvent({
+          deviceId: p.deviceId,
+          event: p.raw.value,
+          receivedAt: p.receivedAt,
+        });
+        countRejected(lane, res, p.deviceId, p.entryId);
       }
       const kind = CORROBORATING_TYPES[p.type];
       if (kind !== undefined) {
         const c: Corroboration = { kind, type: p.type, deviceId: p.deviceId, at: p.receivedAt };
         await engine.onCorroboration(buildingId, c);
       }
-      const lane = hazardLaneOf(p.type, p.result);
-      if (lane !== null) {
+      const hazardLane = hazardLaneOf(p.type, p.result);
+      if (hazardLane !== null) {
         const input: HazardInput = {
           deviceId: p.deviceId,
           type: p.type,
-          lane,
+          lane: hazardLane,
           eventId: p.eventId,
           receivedAt: p.receivedAt,
           ...(p.detail !== undefined ? { detail: p.detail } : {}),
         };
-        counted(await tickets.onHazard(input), p.deviceId);
+        countRejected(lane, await tickets.onHazard(input), p.deviceId, p.entryId);
       }
       acks.push(p.entryId);
       return true;
@@ -150,13 +146,7 @@ export function createOtherLaneHandler(opts: OtherLaneHandlerOptions): BatchHand
       if (buildingId === undefined) continue;
       addToGroup(byBuilding, buildingId, parsed);
     }
-    const runs = new Map<string, { b: string; p: Parsed }[]>();
-    for (const [b, list] of byBuilding)
-      runs.set(
-        b,
-        list.map((p) => ({ b, p })),
-      );
-    await runGrouped(runs, (x) => handleOne(acks, x.b, x.p));
+    await runGrouped(byBuilding, (p, buildingId) => handleOne(acks, buildingId, p));
     return acks;
   };
 }

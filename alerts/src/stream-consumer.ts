@@ -207,21 +207,21 @@ export function fieldOf(fields: readonly string[], field: string): string | unde
 }
 
 /**
- * Runs `fn` over items, one key's items in order, different keys concurrently.
+ * Runs `fn` over items (with their key), one key's items in order, different keys concurrently.
  * Alarms of one building are decided one after another (fold, not two incidents);
  * an alarm storm in one building does not hold up a fire elsewhere in the batch.
  */
 export async function runGrouped<T>(
   groups: Map<string, T[]>,
-  fn: (item: T) => Promise<boolean>,
+  fn: (item: T, key: string) => Promise<boolean>,
 ): Promise<void> {
   const runs: Promise<void>[] = [];
-  for (const list of groups.values()) {
+  for (const [key, list] of groups) {
     runs.push(
       (async () => {
         // Stop a group at its first failure: later items of the key stay pending
         // (retried in order by the claim pass) instead of overtaking it.
-        for (const item of list) if (!(await fn(item))) return;
+        for (const item of list) if (!(await fn(item, key))) return;
       })(),
     );
   }
