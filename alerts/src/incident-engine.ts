@@ -405,18 +405,16 @@ export class IncidentEngine {
       entry: parseJson<QuarantineEntry>(q),
       lastSuppressed: parseJson<SuppressedAlarm>(s),
     };
-    if (id === null || id === undefined) return { open: null, corroboration, quarantine };
-    const stored = await this.opts.store.get(id);
-    if (stored === null || stored.incident.state === 'closed') {
-      await this.opts.store.clearStaleOpen(buildingId, id);
-      return { open: null, corroboration, quarantine };
-    }
-    return { open: stored, corroboration, quarantine };
+    return { open: await this.openById(buildingId, id ?? null), corroboration, quarantine };
   }
 
   /** The building's open incident; a key naming a missing or closed incident is cleared. */
   private async loadOpen(buildingId: string): Promise<StoredIncident | null> {
-    const id = await this.opts.store.openIdFor(buildingId);
+    return this.openById(buildingId, await this.opts.store.openIdFor(buildingId));
+  }
+
+  /** The incident the building's open key names (`id`), unless missing or closed: then the key is cleared. */
+  private async openById(buildingId: string, id: string | null): Promise<StoredIncident | null> {
     if (id === null) return null;
     const stored = await this.opts.store.get(id);
     if (stored === null || stored.incident.state === 'closed') {
