@@ -156,19 +156,22 @@ export async function waitFor<T>(
   }
 }
 
-/** A pino-compatible logger that records warn calls (the pipeline only logs at warn). */
+/** A pino-compatible logger that records warn and error calls (info/debug are dropped). */
 export function recordingLogger() {
   const warns: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const errors: Array<{ obj: Record<string, unknown>; msg: string }> = [];
   const logger = {
     warn(obj: Record<string, unknown>, msg: string) {
       warns.push({ obj, msg });
     },
+    error(obj: Record<string, unknown>, msg: string) {
+      errors.push({ obj, msg });
+    },
     info() {},
-    error() {},
     debug() {},
     child() {
       return logger;
     },
   };
-  return { logger: logger as unknown as import('pino').Logger, warns };
+  return { logger: logger as unknown as import('pino').Logger, warns, errors };
 }

@@ -8,7 +8,7 @@ import { DiskSpool } from '../src/disk-spool.js';
 import { InfluxHttp } from '../src/influx-http.js';
 import { InfluxWriter } from '../src/influx-writer.js';
 import { SpoolingSink } from '../src/spooling-sink.js';
-import { waitFor } from './fixtures.js';
+import { recordingLogger, waitFor } from './fixtures.js';
 import { PrivateInflux } from './private-influx.js';
 
 /**
@@ -30,20 +30,6 @@ afterAll(async () => {
   await influx.destroy();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function errorLogger() {
-  const errors: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-  const logger = {
-    error(obj: Record<string, unknown>, msg: string) {
-      errors.push({ obj, msg });
-    },
-    warn() {},
-    info() {},
-    debug() {},
-    child: () => logger,
-  };
-  return { logger: logger as unknown as Logger, errors };
-}
 
 function setup(db: string, spoolMaxBytes: number, segmentBytes: number, logger?: Logger) {
   const dir = mkdtempSync(join(tmpdir(), 'ingest-spool-'));
@@ -126,7 +112,7 @@ describe('spool through an InfluxDB outage (private influxd)', () => {
   it('a full spool drops lines, counts each one and logs (rate-limited); the rest is stored', async () => {
     const db = uniqueName('spool_full');
     await http.query(`CREATE DATABASE "${db}"`);
-    const { logger, errors } = errorLogger();
+    const { logger, errors } = recordingLogger();
     const { spool, sink } = setup(db, 256 << 10, 64 << 10, logger);
     await influx.stop();
     const total = 20_000;
