@@ -205,8 +205,8 @@ describe('TelemetryPipeline: rejections', () => {
     expect(warns[2]!.obj.suppressed).toBe(99);
   });
 
-  it('never throws on garbage', () => {
-    const { pipeline } = setup();
+  it('never throws on garbage: each message is a counted rejection, nothing is written', () => {
+    const { sink, pipeline } = setup();
     const topics = [
       '',
       '/',
@@ -223,7 +223,17 @@ describe('TelemetryPipeline: rejections', () => {
       Buffer.from('{"v":1}'),
       '',
     ];
+    const codes = new Set<string>(Object.values(REJECT_CODES));
     for (const t of topics)
-      for (const p of payloads) expect(() => pipeline.handleMessage(t, p, NOW)).not.toThrow();
+      for (const p of payloads) {
+        let result: string | undefined;
+        expect(() => {
+          result = pipeline.handleMessage(t, p, NOW);
+        }).not.toThrow();
+        expect(codes.has(result!), `${JSON.stringify(t)} → ${result}`).toBe(true);
+      }
+    expect(sink.lines).toEqual([]);
+    const total = Object.values(pipeline.stats.rejected).reduce((a, b) => a + b, 0);
+    expect(total).toBe(topics.length * payloads.length);
   });
 });
