@@ -44,7 +44,11 @@ export const LIVE_DEFAULTS = {
  * whenever its stream (re)opens.
  */
 export class LiveHub {
-  private readonly township = new Set<SseStream>();
+  /**
+   * Township-scope streams keyed by the township they are limited to (null: an admin's,
+   * every township), so a message visits only the streams that may receive it.
+   */
+  private readonly byTownship = new Map<string | null, Set<SseStream>>();
   private readonly byStation = new Map<string, Set<SseStream>>();
   private count = 0;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -85,8 +89,7 @@ export class LiveHub {
   /** Ends every stream (before the HTTP server closes, or it would wait for them forever). */
   closeStreams(): void {
     this.closing = true;
-    for (const s of [...this.township]) s.close();
-    for (const set of [...this.byStation.values()]) for (const s of [...set]) s.close();
+    for (const s of [...this.allStreams()]) s.close();
   }
 
   async stop(): Promise<void> {
@@ -125,16 +128,8 @@ export class LiveHub {
       maxBufferedBytes: this.maxBufferedBytes,
       onEnd: this.onStreamEnd,
     });
-    if (scope === 'township' || stationId === null) {
-      this.township.add(stream);
-    } else {
-      let set = this.byStation.get(stationId);
-      if (set === undefined) {
-        set = new Set();
-        this.byStation.set(stationId, set);
-      }
-      set.add(stream);
-    }
+    if (stream.stationId === null) addTo(this.byTownship, stream.township, stream);
+    else addTo(this.byStation, stream.stationId, stream);
     this.count++;
     this.opts.metrics.sseClients.inc({ scope });
     const hello = JSON.stringify({ now: this.opts.clock(), scope, stationId, heartbeatMs: this.heartbeatMs });
@@ -146,14 +141,10 @@ export class LiveHub {
     stream: SseStream,
     reason: DropReason | 'client_closed' | 'server_closed',
   ): void => {
-    let removed: boolean;
-    if (stream.stationId === null) {
-      removed = this.township.delete(stream);
-    } else {
-      const set = this.byStation.get(stream.stationId);
-      removed = set?.delete(stream) ?? false;
-      if (set !== undefined && set.size === 0) this.byStation.delete(stream.stationId);
-    }
+    const removed =
+      stream.stationId === null
+        ? removeFrom(this.byTownship, stream.township, stream)
+        : removeFrom(this.byStation, stream.stationId, stream);
     if (!removed) return;
     this.count--;
     this.opts.metrics.sseClients.dec({ scope: stream.scope });
@@ -168,22 +159,25 @@ export class LiveHub {
 
   private readonly beat = (): void => {
     const frame = `: hb ${this.opts.clock()}\n\n`;
-    for (const s of this.township) s.send(frame);
-    for (const set of this.byStation.values()) for (const s of set) s.send(frame);
+    for (const s of this.allStreams()) s.send(frame);
   };
 
-  /** Bound once: the subscriber calls it for every message on every channel it holds. */
+  private *allStreams(): Generator<SseStream> {
+    for (const set of this.byTownship.values()) yield* set;
+    for (const set of this.byStation.values()) yield* set;
+  }
+
   /** Ends the streams opened by these sessions (logout, shift change, account disabled). */
   closeSessions(sessionIds: readonly string[]): number {
     if (sessionIds.length === 0) return 0;
     const ids = new Set(sessionIds);
     const doomed: SseStream[] = [];
-    for (const s of this.township) if (ids.has(s.sessionId)) doomed.push(s);
-    for (const set of this.byStation.values()) for (const s of set) if (ids.has(s.sessionId)) doomed.push(s);
+    for (const s of this.allStreams()) if (ids.has(s.sessionId)) doomed.push(s);
     for (const s of doomed) s.close();
     return doomed.length;
   }
 
+  /** Bound once: the subscriber calls it for every message on every channel it holds. */
   private readonly onMessage = (channel: string, raw: string): void => {
     if (channel === this.opts.dkeys.sessionsRevoked) {
       try {
@@ -249,9 +243,8 @@ export class LiveHub {
   ): void {
     let written = 0;
     // A township operator's stream gets its own township only; an admin's (null) all.
-    for (const s of this.township) {
-      if ((s.township === null || s.township === township) && s.send(frame)) written++;
-    }
+    written += this.sendToSet(this.byTownship.get(null), frame);
+    if (township !== null) written += this.sendToSet(this.byTownship.get(township), frame);
     if (paged !== null) {
       for (let i = 0; i < paged.length; i++) {
         const id = paged[i] as string;
@@ -266,12 +259,32 @@ export class LiveHub {
   }
 
   private sendTo(stationId: string, frame: string): number {
-    const set = this.byStation.get(stationId);
+    return this.sendToSet(this.byStation.get(stationId), frame);
+  }
+
+  private sendToSet(set: Set<SseStream> | undefined, frame: string): number {
     if (set === undefined) return 0;
     let written = 0;
     for (const s of set) if (s.send(frame)) written++;
     return written;
   }
+}
+
+function addTo<K>(index: Map<K, Set<SseStream>>, key: K, stream: SseStream): void {
+  let set = index.get(key);
+  if (set === undefined) {
+    set = new Set();
+    index.set(key, set);
+  }
+  set.add(stream);
+}
+
+/** Removes the stream; drops the key's set once empty, so the index does not grow with churn. */
+function removeFrom<K>(index: Map<K, Set<SseStream>>, key: K, stream: SseStream): boolean {
+  const set = index.get(key);
+  if (set === undefined || !set.delete(stream)) return false;
+  if (set.size === 0) index.delete(key);
+  return true;
 }
 
 /** Cheap shape check: the alerts service is trusted, but one bad publish must not throw here. */
