@@ -42,6 +42,26 @@ export function maySeeStation(p: Principal, station: Station): boolean {
   return p.stationId === station.id;
 }
 
+/** The station by id, or a 404 (unknown id): one place for every route that names a station. */
+export function stationOr404(stations: ReadonlyMap<string, Station>, stationId: string): Station {
+  const station = stations.get(stationId);
+  if (station === undefined) {
+    throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${stationId}`);
+  }
+  return station;
+}
+
+/** The station the principal names, if it exists (404) and is theirs to see (403). */
+export function visibleStation(
+  p: Principal,
+  stations: ReadonlyMap<string, Station>,
+  stationId: string,
+): Station {
+  const station = stationOr404(stations, stationId);
+  checkSeeStation(p, station);
+  return station;
+}
+
 export function checkSeeStation(p: Principal, station: Station): void {
   if (maySeeStation(p, station)) return;
   throw new ApiError(

@@ -1,7 +1,12 @@
-import type { Station } from '@hub/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { checkSeeIncident, checkSeeStation, requireRole, townshipScope } from './access-policy.js';
+import {
+  checkSeeIncident,
+  requireRole,
+  stationOr404,
+  townshipScope,
+  visibleStation,
+} from './access-policy.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import {
   actionBodySchema,
@@ -21,14 +26,6 @@ import { buildStationReply, checkStationMayAct, enqueueStationAction } from './s
  */
 export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-
-  function stationOr404(stationId: string): Station {
-    const station = ctx.registry.current.stations.get(stationId);
-    if (station === undefined) {
-      throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${stationId}`);
-    }
-    return station;
-  }
 
   app.get(
     '/api/incidents',
@@ -98,8 +95,7 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
     },
     async (req) => {
       const p = await authenticate(ctx, req);
-      const station = stationOr404(req.params.stationId);
-      checkSeeStation(p, station);
+      const station = visibleStation(p, ctx.registry.current.stations, req.params.stationId);
       const list = await ctx.incidents.list({
         state: req.query.state,
         limit: req.query.limit,
@@ -139,7 +135,7 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
         incidentId,
         now,
       );
-      stationOr404(stationId);
+      stationOr404(ctx.registry.current.stations, stationId);
       const incident = await ctx.incidents.get(incidentId);
       if (incident === null) {
         throw new ApiError(404, API_ERRORS.INCIDENT_NOT_FOUND, `unknown incident ${incidentId}`);

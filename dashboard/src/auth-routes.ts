@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { checkSeeStation, requireRole } from './access-policy.js';
+import { requireRole, visibleStation } from './access-policy.js';
 import { type Principal, passwordSchema, ROLES, usernameSchema } from './account.js';
 import { publicAccount } from './account-store.js';
 import { API_ERRORS, ApiError } from './api-error.js';
@@ -143,11 +143,7 @@ export function registerAuthRoutes(fastify: FastifyInstance, ctx: AppContext): v
     const p = await authenticate(ctx, req);
     let revoked: string[];
     if ('stationId' in req.body) {
-      const station = ctx.registry.current.stations.get(req.body.stationId);
-      if (station === undefined) {
-        throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${req.body.stationId}`);
-      }
-      checkSeeStation(p, station);
+      const station = visibleStation(p, ctx.registry.current.stations, req.body.stationId);
       revoked = await ctx.auth.sessions.revokeStation(station.id);
     } else {
       requireRole(p, ['township', 'admin']);

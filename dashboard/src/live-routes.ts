@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { checkSeeStation, requireRole, townshipScope } from './access-policy.js';
+import { requireRole, townshipScope, visibleStation } from './access-policy.js';
 import type { Principal } from './account.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import { stationParamsSchema } from './api-schemas.js';
@@ -56,13 +56,8 @@ export function registerLiveRoutes(fastify: FastifyInstance, ctx: AppContext): v
     { schema: { params: stationParamsSchema, tags: ['live'], summary: 'SSE: one station' } },
     async (req, reply) => {
       const p = await authenticate(ctx, req);
-      const { stationId } = req.params;
-      const station = ctx.registry.current.stations.get(stationId);
-      if (station === undefined) {
-        throw new ApiError(404, API_ERRORS.STATION_NOT_FOUND, `unknown station ${stationId}`);
-      }
-      checkSeeStation(p, station);
-      startStream(reply, 'station', stationId, p);
+      const station = visibleStation(p, ctx.registry.current.stations, req.params.stationId);
+      startStream(reply, 'station', station.id, p);
     },
   );
 }
