@@ -33,7 +33,7 @@ import {
 import type { DurableWriter } from './durable-writer.js';
 import type { LagMonitor } from './lag-monitor.js';
 import type { LoginBackoff } from './login-backoff.js';
-import { type Principal, principalName } from './principal.js';
+import { type DevicePrincipal, type Principal, principalName, type StationPrincipal } from './principal.js';
 
 /**
  * The aedes hooks: authentication, authorization, payload checks and the durable
@@ -323,7 +323,6 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     packet: PublishPacket,
     callback: (error?: Error | null) => void,
   ): void {
-    const started = performance.now();
     const principal = principalOf(client);
     if (principal === undefined) {
       // aedes passes client=null only for orphan wills of a dead broker in a cluster.
@@ -396,11 +395,13 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
       }
       case 'event':
         if (principal.kind !== 'device') break;
-        recordEvent(client as HubClient, principal.id, packet, started, callback);
+        // The ack-latency clock starts here, not at the hook's entry: only events are
+        // timed, so telemetry (the bulk of messages) does not pay for the clock read.
+        recordEvent(client as HubClient, principal, packet, performance.now(), callback);
         return;
       case 'reply':
         if (principal.kind !== 'station') break;
-        recordReply(client as HubClient, principal.id, principal, packet, callback);
+        recordReply(client as HubClient, principal, packet, callback);
         return;
     }
     // Unreachable: publishChannelFor gives 'event' to devices and 'reply' to stations only.
@@ -433,17 +434,16 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
 
   function recordEvent(
     client: HubClient,
-    deviceId: string,
+    principal: DevicePrincipal,
     packet: PublishPacket,
     started: number,
     callback: (error?: Error | null) => void,
   ): void {
+    const deviceId = principal.id;
     const payload = payloadString(packet.payload);
     const decoded = decodeEvent(payload);
     if (!decoded.ok) {
-      metrics.rejections.inc({ code: decoded.code, channel: 'event' });
-      log.warn({ deviceId, channel: 'event', code: decoded.code, reason: decoded.message }, 'event rejected');
-      dropped.add(packet);
+      rejectPayload(packet, principal, 'event', decoded.code, decoded.message);
       callback(null);
       return;
     }
@@ -482,11 +482,11 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
 
   function recordReply(
     client: HubClient,
-    stationId: string,
-    principal: Principal,
+    principal: StationPrincipal,
     packet: PublishPacket,
     callback: (error?: Error | null) => void,
   ): void {
+    const stationId = principal.id;
     const decoded = decodeStationReply(payloadString(packet.payload));
     if (!decoded.ok) {
       rejectPayload(packet, principal, 'reply', decoded.code, decoded.message);

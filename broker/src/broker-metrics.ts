@@ -107,7 +107,7 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   });
   const eventAckLatency = new Histogram({
     name: 'hub_broker_event_ack_path_seconds',
-    help: 'Device event PUBACK path: authorizePublish entry to Redis answered',
+    help: 'Device event PUBACK path: authorizePublish (topic and size checked) to Redis answered',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
