@@ -110,11 +110,6 @@ export const brokerEnvSchema = z
     /** A subscriber whose socket does not drain in this time is disconnected (aedes drainTimeout). */
     HUB_BROKER_DRAIN_TIMEOUT_MS: intEnv(30_000, 100, 600_000),
     /**
-     * Bytes queued in Node for one subscriber beyond which QoS 0 to it is shed. Service
-     * accounts (the fleet-wide subscribers) get a socket write buffer of 4x this, so
-     * aedes never waits for 'drain' below it (see broker-hooks.ts, authorizeForward).
-     */
-    /**
      * Redis pub/sub channel shared by the hub's broker processes (cluster-routing.ts);
      * empty = one broker process, no shared routing.
      */
@@ -125,6 +120,11 @@ export const brokerEnvSchema = z
         .regex(/^[A-Za-z0-9_:.-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ : . -')
         .optional(),
     ),
+    /**
+     * Bytes queued in Node for one subscriber beyond which QoS 0 to it is shed. Service
+     * accounts (the fleet-wide subscribers) get a socket write buffer of 4x this, so
+     * aedes never waits for 'drain' below it (see broker-hooks.ts, authorizeForward).
+     */
     HUB_BROKER_SUBSCRIBER_BUFFER_BYTES: intEnv(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
   })
   .refine(

@@ -46,8 +46,9 @@ export interface ClusterRoutingOptions {
   channel: string;
   /** This broker's aedes id: frames it published itself are ignored when they come back. */
   brokerId: string;
-  /** Messages received from other brokers / sent to them (metrics). */
+  /** Called per message received from another broker (a metric). */
   onReceived?: () => void;
+  /** Called when a PUBLISH to Redis failed (the message was still routed locally). */
   onPublishError?: (err: unknown) => void;
 }
 
