@@ -128,12 +128,28 @@ describe('broker (TCP + real Redis)', () => {
     });
 
     it('a device cannot publish to $SYS or to a cmd topic', async () => {
+      const watcher = await track(connectService(run.url, 'hub-ingest', 'hub-ingest-cmd-watch'));
+      expect(await subscribeGranted(watcher, [deviceTopic(dev2, 'cmd')], 0)).toEqual([0]);
+      const got: string[] = [];
+      watcher.on('message', (_t, payload) => got.push(payload.toString()));
+      const refusedBefore = await counterValue(run.broker.metrics.rejections, {
+        code: REJECT_CODES.NOT_AUTHORIZED,
+      });
+
       for (const topic of ['$SYS/x/new/clients', deviceTopic(dev2, 'cmd')]) {
         const c = await track(connectDevice(run.url, dev2));
         const gone = closed(c);
-        c.publish(topic, 'x', { qos: 0 });
+        c.publish(topic, '{"forged":true}', { qos: 0 });
         await gone;
       }
+      // Both were refused by authorization (not closed for another reason)...
+      expect(await counterValue(run.broker.metrics.rejections, { code: REJECT_CODES.NOT_AUTHORIZED })).toBe(
+        refusedBefore + 2,
+      );
+      // ...and the forged command never reached a subscriber: a real one sent after it does.
+      watcher.publish(deviceTopic(dev2, 'cmd'), '{"marker":true}', { qos: 0 });
+      await waitFor('marker command', () => got.includes('{"marker":true}'));
+      expect(got).toEqual(['{"marker":true}']);
     });
 
     it('a device subscribes only to its own cmd topic (others get SUBACK 128)', async () => {
@@ -382,8 +398,14 @@ describe('broker (TCP + real Redis)', () => {
   });
 
   it('the service account connected with a suffix can connect twice (different processes)', async () => {
+    const takeoversBefore = await counterValue(run.broker.metrics.takeovers, {});
     const a = await track(connectAs(run.url, 'hub-ingest-a', 'hub-ingest', 'svc'));
     const b = await track(connectAs(run.url, 'hub-ingest-b', 'hub-ingest', 'svc'));
+    // A takeover closes the first connection from the broker side, which the client
+    // would only notice later: a SUBACK on `a` after `b` connected proves it is still open.
+    expect(await subscribeGranted(a, ['v1/dev/+/status'], 0)).toEqual([0]);
+    expect(await subscribeGranted(b, ['v1/dev/+/status'], 0)).toEqual([0]);
     expect(a.connected && b.connected).toBe(true);
+    expect(await counterValue(run.broker.metrics.takeovers, {})).toBe(takeoversBefore);
   });
 });
