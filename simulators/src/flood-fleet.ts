@@ -17,6 +17,7 @@ import {
   baseIntervalMs,
   type FloodProfileOptions,
   firstIntervalMs,
+  inEveningPeak,
   isBatterySmoke,
   nextIntervalMs,
 } from './flood-profiles.js';
@@ -783,7 +784,10 @@ export class FloodFleet {
         this.random,
         this.channels[i] as number,
         this.battery[i] === 1,
-        this.profile.eveningPeak === true,
+        // The same peak test as nextIntervalMs, so busy ports and halved intervals agree.
+        kind === 'charger' &&
+          this.profile.eveningPeak === true &&
+          inEveningPeak(now, this.profile.utcOffsetHours),
       );
       const frame = qos0PublishFrame(deviceTopic(this.ids[i] as string, 'telemetry'), payload);
       this.write(i, sock, frame, now);

@@ -1,5 +1,4 @@
 import type { DeviceKind } from '@hub/protocol';
-import { inEveningPeak } from './flood-profiles.js';
 
 /**
  * Telemetry and status JSON for flood devices, built from a few numbers per device
@@ -67,9 +66,10 @@ export function chargerJson(
   h: number,
   r: () => number,
   ports: number,
-  eveningPeak: boolean,
+  /** In the evening peak now (the caller decides, with the run's profile and UTC offset). */
+  inPeak: boolean,
 ): string {
-  const busy = eveningPeak && inEveningPeak(ts) ? 0.75 : 0.3;
+  const busy = inPeak ? 0.75 : 0.3;
   let body = '';
   for (let port = 1; port <= ports; port++) {
     const charging = (h * 31 + port * 0.173) % 1 < busy;
@@ -98,7 +98,7 @@ export function telemetryJson(
   r: () => number,
   channels: number,
   battery: boolean,
-  eveningPeak: boolean,
+  inPeak: boolean,
 ): string {
   switch (kind) {
     case 'smoke':
@@ -106,6 +106,6 @@ export function telemetryJson(
     case 'electric':
       return electricJson(prefix, seq, ts, h, r, channels);
     case 'charger':
-      return chargerJson(prefix, seq, ts, h, r, channels, eveningPeak);
+      return chargerJson(prefix, seq, ts, h, r, channels, inPeak);
   }
 }
