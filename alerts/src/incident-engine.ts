@@ -85,19 +85,28 @@ export type EngineResult =
 const MAX_ATTEMPTS = 8;
 
 export class IncidentEngine {
-  constructor(private readonly opts: IncidentEngineOptions) {}
+  /** The parts of the decision context fixed at construction (built once, not per input). */
+  private readonly fixed: Omit<DecisionContext, 'registry' | 'keyPeriod' | 'busyStations'>;
 
+  constructor(private readonly opts: IncidentEngineOptions) {
+    this.fixed = {
+      params: opts.params,
+      policy: opts.policy,
+      verification: opts.verification,
+      skipBusyStations: opts.busyStations !== undefined ? true : undefined,
+      travelTimes: opts.travelTimes,
+      faultQuarantineMs: opts.faultQuarantineMs,
+    };
+  }
+
+  /** The context of one decision: the fixed part plus the snapshots read now (one object per attempt). */
   private ctx(): DecisionContext {
     const o = this.opts;
     return {
+      ...this.fixed,
       registry: o.registry(),
-      params: o.params,
-      ...(o.policy !== undefined ? { policy: o.policy } : {}),
       keyPeriod: o.keyPeriod?.() ?? false,
-      ...(o.verification !== undefined ? { verification: o.verification } : {}),
-      ...(o.busyStations !== undefined ? { busyStations: o.busyStations(), skipBusyStations: true } : {}),
-      ...(o.travelTimes !== undefined ? { travelTimes: o.travelTimes } : {}),
-      ...(o.faultQuarantineMs !== undefined ? { faultQuarantineMs: o.faultQuarantineMs } : {}),
+      busyStations: o.busyStations?.(),
     };
   }
 
