@@ -183,19 +183,8 @@ export function subscribeGranted(client: MqttClient, topics: string[], qos: 0 | 
   });
 }
 
-/** Polls `cond` until it holds or `timeoutMs` passes (then throws `what`). */
-export async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** The shared poll-until helper (registry/src/test-support.ts), re-exported for the broker tests. */
+export { waitFor } from '@hub/registry/test-support';
 
 /** Rejects when `p` has not settled within `ms` (a bound on a wait, not a timing assertion). */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
