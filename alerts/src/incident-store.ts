@@ -233,6 +233,7 @@ function pushNotices(
   notices: readonly Notice[],
   now: number,
 ): void {
+  if (notices.length === 0) return; // the common case: no notifier or nothing to tell
   const ref = { id: incident.id, township: incident.township, grid: incident.grid };
   notices.forEach((notice, i) => {
     const entry: NoticeOutboxEntry = { notice, incident: ref, createdAt: now };
