@@ -15,7 +15,7 @@ function fixed(x: number, digits: number): string {
 }
 
 /** Message ids `${prefix}${seq base 36}`: the prefix carries the run's boot id. */
-export function envelopeJson(prefix: string, seq: number, ts: number): string {
+function envelopeJson(prefix: string, seq: number, ts: number): string {
   return `"v":1,"id":"${prefix}${seq.toString(36)}","ts":${Math.floor(ts)},"seq":${seq}`;
 }
 

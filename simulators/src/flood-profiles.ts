@@ -27,11 +27,11 @@ const MIN = 60_000;
 const HOUR = 3_600_000;
 
 /** NB-IoT/4G battery heartbeats seen in vendor manuals. */
-export const BATTERY_HEARTBEATS_MS = [1 * HOUR, 12 * HOUR, 24 * HOUR] as const;
-export const MAINS_SMOKE_HEARTBEAT_MS = 30 * MIN;
-export const ELECTRIC_RANGE_MS = [30_000, 60_000] as const;
-export const CHARGER_RANGE_MS = [10_000, 30_000] as const;
-export const PROFILE_JITTER = 0.1;
+const BATTERY_HEARTBEATS_MS = [1 * HOUR, 12 * HOUR, 24 * HOUR] as const;
+const MAINS_SMOKE_HEARTBEAT_MS = 30 * MIN;
+const ELECTRIC_RANGE_MS = [30_000, 60_000] as const;
+const CHARGER_RANGE_MS = [10_000, 30_000] as const;
+const PROFILE_JITTER = 0.1;
 
 export function isBatterySmoke(model: string): boolean {
   return model.startsWith('NB') || model.startsWith('4G');
@@ -56,7 +56,7 @@ export function baseIntervalMs(kind: DeviceKind, model: string, u: number, scale
   return Math.max(1, ms * scale);
 }
 
-export function localHour(now: number, utcOffsetHours = 8): number {
+function localHour(now: number, utcOffsetHours = 8): number {
   const day = 24 * HOUR;
   return Math.floor(((((now + utcOffsetHours * HOUR) % day) + day) % day) / HOUR);
 }

@@ -18,7 +18,7 @@ function lat(s: LatencySummary | null): string {
   return `p50 ${f(s.p50Ms)} · p90 ${f(s.p90Ms)} · p99 ${f(s.p99Ms)} · max ${f(s.maxMs)} ms (n=${s.count})`;
 }
 
-export function reportRows(r: ScenarioReport): Array<[string, string]> {
+function reportRows(r: ScenarioReport): Array<[string, string]> {
   const f = r.fleet;
   const codes = Object.entries(f.connectErrorsByCode)
     .map(([k, v]) => `${k} ${v}`)

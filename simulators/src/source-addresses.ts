@@ -14,7 +14,7 @@ export interface PortRange {
   high: number;
 }
 
-export const DEFAULT_PORT_RANGE: Readonly<PortRange> = Object.freeze({ low: 32768, high: 60999 });
+const DEFAULT_PORT_RANGE: Readonly<PortRange> = Object.freeze({ low: 32768, high: 60999 });
 
 /** The kernel's ephemeral port range, or the Linux default when unreadable. */
 export function readEphemeralPortRange(text?: string): PortRange {
@@ -32,7 +32,7 @@ export function readEphemeralPortRange(text?: string): PortRange {
 }
 
 /** Connections one source address can safely hold toward one destination (10 % kept free for TIME_WAIT and others). */
-export function connectionsPerAddress(range: PortRange): number {
+function connectionsPerAddress(range: PortRange): number {
   return Math.floor((range.high - range.low + 1) * 0.9);
 }
 

@@ -13,7 +13,7 @@ function ms(v: number | null): string {
 }
 
 /** Rows of the final summary: [label, value]. */
-export function summaryRows(s: SimulationSummary): Array<[string, string]> {
+function summaryRows(s: SimulationSummary): Array<[string, string]> {
   const f = s.fleet;
   const rows: Array<[string, string]> = [
     ['mode', s.mode + (s.aborted ? ' (interrupted)' : '')],
