@@ -53,22 +53,17 @@ export interface RuleEngineStats {
 
 export class RuleEngine {
   readonly stats: RuleEngineStats = { evaluated: 0, hits: 0 };
+  /**
+   * Rule state per device id. Bounded by the registry (unknown devices are rejected
+   * before the rules run); a device removed from the registry keeps its small entry
+   * until the process restarts.
+   */
   private readonly devices = new Map<string, DeviceState>();
 
   constructor(
     private readonly config: RulesConfig,
     private readonly emit: (hit: RuleHit) => void,
   ) {}
-
-  /** Devices with rule state (bounded by the registry: unknown devices never get here). */
-  get size(): number {
-    return this.devices.size;
-  }
-
-  /** Forget a device (removed from the registry). */
-  forget(deviceId: string): void {
-    this.devices.delete(deviceId);
-  }
 
   evaluate(t: Telemetry, device: Device, now: number): void {
     this.stats.evaluated++;

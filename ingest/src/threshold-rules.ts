@@ -193,7 +193,7 @@ export function stepThreshold(s: ThresholdState, value: number, now: number, r: 
 /** State of the smoke-rising rule: the last readings in a ring. */
 export interface RisingState {
   values: Float64Array;
-  /** Readings in the current strictly rising run (capped at the ring size). */
+  /** Readings in the current strictly rising run (not capped: only `run % ring size` indexes the ring). */
   run: number;
   last: number;
   active: boolean;
