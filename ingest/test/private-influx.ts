@@ -7,6 +7,11 @@ import { join } from 'node:path';
  * A private InfluxDB 1.x (Debian's influxd) for tests that stop and start it: its
  * own folder, config and loopback ports, never the shared test server. HTTP on
  * `port`, RPC on `port + 1`. Data survives stop()/start() (same folder).
+ *
+ * The config repeats part of deploy/local/services.sh's influx_conf on purpose: these
+ * tests stop and restart InfluxDB alone mid-run, and services.sh only has up/down for
+ * Redis and InfluxDB together (plus its watchdog), so each outage would also restart
+ * a private redis-server on yet another port nobody here uses.
  */
 export class PrivateInflux {
   readonly dir: string;
