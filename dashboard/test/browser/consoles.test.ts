@@ -254,8 +254,25 @@ describe('township console in Chromium', () => {
   });
 
   it('map: buildings and stations as offline GeoJSON layers, the open incident on top', async () => {
+    // The layers come as GeoJSON from the dashboard itself (no map server).
+    const mapData = operator.waitForResponse((r) => r.url().endsWith('/api/township/map'));
     await operator.click('.tab[data-tab="map"]');
     await operator.waitForSelector('#township-map.leaflet-container');
+    const layers = (await (await mapData).json()) as {
+      buildings: { type: string; features: Array<{ properties: { id: string } }> };
+      stations: { type: string; features: Array<{ properties: { id: string } }> };
+    };
+    expect(layers.buildings.type).toBe('FeatureCollection');
+    expect(layers.buildings.features.map((f) => f.properties.id).sort()).toEqual(['b1', 'b2']);
+    expect(layers.stations.features.map((f) => f.properties.id).sort()).toEqual(['s1', 's2']);
+    // Stations are drawn with permanent name labels; building markers go to the canvas.
+    // initMap adds every station label in one go.
+    await operator.waitForSelector('.leaflet-tooltip.map-label:not(.map-label-incident)');
+    const stationLabels = await operator.$$eval('.leaflet-tooltip.map-label:not(.map-label-incident)', (ns) =>
+      ns.map((n) => n.textContent ?? '').sort(),
+    );
+    expect(stationLabels).toEqual(['东坑村微型消防站', '西岭村微型消防站'].sort());
+    expect(await operator.$$('#township-map .leaflet-overlay-pane canvas')).toHaveLength(1);
     // The paging fire incident at 西岭村养老院 is a red marker with a permanent label.
     await operator.waitForSelector('.map-label-incident', { timeout: 20_000 });
     expect(await operator.textContent('.map-label-incident')).toContain('西岭村养老院');
@@ -433,6 +450,7 @@ describe('township console in Chromium', () => {
     await officer.waitForSelector('#takeover:not([hidden]) .card.alerting', { timeout: 20_000 });
     const id = (await officer.getAttribute('.card.alerting', 'data-incident-id')) as string;
     await officer.waitForFunction(() => document.body.dataset.siren === 'playing');
+    const before = await incident(id);
     await officer.click('.card.alerting .btn-decline');
     await officer.waitForSelector('#takeover', { state: 'hidden' });
     expect(await officer.getAttribute('body', 'data-siren')).toBe('silent');
@@ -441,6 +459,12 @@ describe('township console in Chromium', () => {
       return lines.some((l) => l.includes('"decline"')) ? lines : null;
     })) as string[];
     expect(audit.some((l) => l.includes('"s1"'))).toBe(true);
+    // Alerts moves on at once (not at the step's timeout): s1 is declined, the ladder steps.
+    const after = (await waitFor(async () => {
+      const inc = await incident(id);
+      return inc.step > before.step ? inc : null;
+    })) as Incident;
+    expect(after.declined).toContain('s1');
   });
 
   it('no page threw an uncaught error', () => {
