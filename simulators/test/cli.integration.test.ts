@@ -123,11 +123,16 @@ describe('hub-sim command line', () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('expected a positive integer, got "abc"');
+    // The usage text printed after the error names every option and the default URL,
+    // so each check looks for the parser's own message about the bad value.
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toContain('--rate');
+    expect(r2.stderr).toContain(
+      `option '--rate <r>' argument '-5' is invalid. expected a number > 0, got "-5"`,
+    );
     expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('"a/b" is neither a building id nor "random"');
     expect(r4.code).toBe(2);
-    expect(r4.stderr).toContain('mqtt://');
+    expect(r4.stderr).toContain('"http://x" must start with mqtt://');
   });
 
   it('names the address when the broker is unreachable', async () => {
