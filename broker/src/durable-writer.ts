@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ACTION_STREAM_FIELDS, EVENT_STREAM_FIELDS, type HubKeys } from '@hub/protocol';
+import { ACTION_STREAM_FIELDS, EVENT_STREAM_FIELDS, type HubKeys, RECORD_EVENT_LUA } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 
 /**
@@ -12,23 +12,6 @@ import type { Redis } from 'ioredis';
  * write must fail fast (the device then gets no PUBACK and retries), never sit in an
  * unbounded client-side queue.
  */
-
-/**
- * KEYS[1] seen key, KEYS[2] stream.
- * ARGV: ttl seconds, maxlen, then the three field/value pairs of the entry.
- * Returns 1 when the entry was added, 0 for a duplicate (seen key present).
- *
- * The contract's "SET NX, XADD only if it was set" is done as EXISTS → XADD → SET:
- * identical inside one atomic script, but if XADD fails (wrong key type, OOM) the
- * seen key is not left behind, so the device's retry is recorded instead of being
- * mistaken for a duplicate and lost.
- */
-export const RECORD_EVENT_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-return 1
-`;
 
 const RECORD_EVENT_SHA = createHash('sha1').update(RECORD_EVENT_LUA).digest('hex');
 

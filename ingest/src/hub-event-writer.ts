@@ -1,4 +1,4 @@
-import { EVENT_STREAM_FIELDS, type HubKeys } from '@hub/protocol';
+import { EVENT_STREAM_FIELDS, type HubKeys, RECORD_EVENT_LUA } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RuleHit } from './threshold-rules.js';
@@ -7,20 +7,13 @@ import type { RuleHit } from './threshold-rules.js';
  * Writes hub-generated device events (threshold rule hits) into `keys.otherEvents` the
  * way the broker writes device events (broker/src/durable-writer.ts): fields d/p/r,
  * once per (device id, event id) thanks to the `keys.seenEvent` marker, checked and set
- * in one script (EXISTS → XADD → SET EX), so several ingest processes evaluating the
+ * in one script (protocol's RECORD_EVENT_LUA, the broker's too), so several ingest processes evaluating the
  * same reading write one event.
  *
  * Off the hot path: hits are queued (bounded; past `maxQueued` they are dropped and
  * counted) and written one at a time; a Redis error keeps the hit and retries after a
  * backoff (1 s doubling to 10 s).
  */
-
-const RECORD_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', '${EVENT_STREAM_FIELDS.deviceId}', ARGV[3], '${EVENT_STREAM_FIELDS.payload}', ARGV[4], '${EVENT_STREAM_FIELDS.receivedAt}', ARGV[5])
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-return 1
-`;
 
 /**
  * Records one device event in `stream` once per (device id, event id): the broker's
@@ -43,8 +36,11 @@ export async function recordDeviceEvent(
     stream,
     String(opts.seenTtlS ?? 86_400),
     String(opts.streamMaxLen ?? 1_000_000),
+    EVENT_STREAM_FIELDS.deviceId,
     deviceId,
+    EVENT_STREAM_FIELDS.payload,
     payload,
+    EVENT_STREAM_FIELDS.receivedAt,
     String(receivedAt),
   );
   return added === 1;
@@ -53,7 +49,7 @@ export async function recordDeviceEvent(
 function withRecord(redis: Redis): RedisWithRecord {
   const r = redis as RedisWithRecord;
   if (typeof r.hubRecordEvent !== 'function')
-    redis.defineCommand('hubRecordEvent', { numberOfKeys: 2, lua: RECORD_LUA });
+    redis.defineCommand('hubRecordEvent', { numberOfKeys: 2, lua: RECORD_EVENT_LUA });
   return r;
 }
 
@@ -63,9 +59,7 @@ type RedisWithRecord = Redis & {
     stream: string,
     ttl: string,
     maxLen: string,
-    d: string,
-    p: string,
-    r: string,
+    ...fieldsAndValues: [string, string, string, string, string, string]
   ): Promise<number>;
 };
 
@@ -168,8 +162,11 @@ export class HubEventWriter {
             this.opts.keys.otherEvents,
             this.ttl,
             this.maxLen,
+            EVENT_STREAM_FIELDS.deviceId,
             hit.deviceId,
+            EVENT_STREAM_FIELDS.payload,
             ruleEventPayload(hit),
+            EVENT_STREAM_FIELDS.receivedAt,
             String(this.now()),
           );
           if (added === 1) this.stats.written++;

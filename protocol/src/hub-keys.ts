@@ -116,6 +116,26 @@ export function hubKeys(prefix = 'hub'): HubKeys {
 export const EVENT_STREAM_FIELDS = { deviceId: 'd', payload: 'p', receivedAt: 'r' } as const;
 
 /**
+ * How a device event is recorded in an event stream once per (device id, message id),
+ * by every writer (the broker before its PUBACK, ingest for carrier pushes and rule
+ * hits), so an event arriving on two paths is stored once.
+ * KEYS[1] seen key (`seenEvent`), KEYS[2] stream.
+ * ARGV: ttl seconds, maxlen, then the three field/value pairs of the entry (EVENT_STREAM_FIELDS).
+ * Returns 1 when the entry was added, 0 for a duplicate (seen key present).
+ *
+ * The contract's "SET NX, XADD only if it was set" is done as EXISTS → XADD → SET:
+ * identical inside one atomic script, but if XADD fails (wrong key type, OOM) the
+ * seen key is not left behind, so the device's retry is recorded instead of being
+ * mistaken for a duplicate and lost.
+ */
+export const RECORD_EVENT_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+`;
+
+/**
  * Fields of an entry in the actions stream: j is the StationReply JSON, s the station id
  * the reply was authenticated for (never taken from the payload), r receive time.
  */
