@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { HubKeys, Incident, PageMessage } from '@hub/protocol';
-import type { RegistrySnapshot } from '@hub/registry';
+import { type RegistrySnapshot, whenReady } from '@hub/registry';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { API_ERRORS, ApiError } from './api-error.js';
@@ -315,25 +315,4 @@ function liveType(msg: unknown): 'page' | 'incident' | 'ticket' | 'invalid' {
       : 'invalid';
   }
   return 'invalid';
-}
-
-/**
- * Resolves once the connection is ready. ioredis 5 writes SUBSCRIBE while still
- * handshaking, switches to subscriber mode, and its ready check (INFO) then fails with
- * "Connection in subscriber mode" and reconnects, losing the subscription meanwhile.
- */
-async function whenReady(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      redis.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = () => {
-      redis.off('ready', onReady);
-      reject(new Error('redis connection ended before it was ready'));
-    };
-    redis.once('ready', onReady);
-    redis.once('end', onEnd);
-  });
 }

@@ -1,6 +1,7 @@
 export * from './demo-township.js';
 export * from './geo.js';
 export * from './point-in-ring.js';
+export * from './redis-ready.js';
 export * from './registry-cache.js';
 export * from './registry-snapshot.js';
 export * from './registry-store.js';
