@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from '@hub/protocol';
+import { ConfigError, commonEnvShape, type LogLevel, parseConfig } from '@hub/protocol';
 import { z } from 'zod';
 import {
   DEFAULT_OCCUPANCY_LADDERS,
@@ -8,8 +8,6 @@ import {
 import { DEFAULT_TICKET_PARAMS, type TicketParams } from './ticket-decision.js';
 import type { VerificationParams } from './verification.js';
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 const ms = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /**
@@ -17,23 +15,12 @@ const ms = (min: number, max: number, def: number) => z.coerce.number().int().mi
  * it here; everything else receives the frozen AlertsConfig.
  */
 export const alertsEnvSchema = z.object({
-  HUB_REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:16379')
-    .refine(
-      (u) => u.startsWith('redis://') || u.startsWith('rediss://'),
-      'must be a redis:// or rediss:// URL',
-    ),
-  HUB_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -')
-    .default('hub'),
+  ...commonEnvShape,
   HUB_MQTT_URL: z
     .string()
     .default('mqtt://127.0.0.1:18830')
     .refine((u) => /^(mqtts?|tcp|tls):\/\//.test(u), 'must be an mqtt://, mqtts://, tcp:// or tls:// URL'),
   HUB_SERVICE_SECRET: z.string({ error: 'required' }).min(8, 'at least 8 characters'),
-  HUB_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HUB_ALERTS_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18083),
   HUB_ALERTS_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   /** Seconds, not minutes: a station that has not accepted by then is skipped. */
@@ -93,7 +80,7 @@ export const alertsEnvSchema = z.object({
   HUB_SMS_MIN_INTERVAL_MS: ms(0, 3_600_000, 0),
 });
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export type { LogLevel };
 
 export interface AlertsConfig {
   readonly redisUrl: string;

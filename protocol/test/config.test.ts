@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, parseConfig } from '../src/config.js';
+import { ConfigError, commonEnvShape, parseConfig } from '../src/config.js';
 
 describe('parseConfig', () => {
   const schema = z.object({
@@ -25,6 +25,32 @@ describe('parseConfig', () => {
       expect(e.violations).toHaveLength(2);
       expect(e.message).toContain('HUB_PORT');
       expect(e.message).toContain('HUB_REDIS_URL');
+    }
+  });
+});
+
+describe('commonEnvShape', () => {
+  const schema = z.object(commonEnvShape);
+
+  it('defaults the Redis URL, key prefix and log level', () => {
+    const c = parseConfig('svc', schema, {});
+    expect(c).toEqual({
+      HUB_REDIS_URL: 'redis://127.0.0.1:16379',
+      HUB_KEY_PREFIX: 'hub',
+      HUB_LOG_LEVEL: 'info',
+    });
+  });
+
+  it('rejects a non-redis URL, a bad prefix and an unknown log level, each by name', () => {
+    try {
+      parseConfig('svc', schema, { HUB_REDIS_URL: 'http://x', HUB_KEY_PREFIX: 'a b', HUB_LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (err) {
+      const e = err as ConfigError;
+      expect(e.violations).toHaveLength(3);
+      expect(e.message).toContain('HUB_REDIS_URL: must be a redis:// or rediss:// URL');
+      expect(e.message).toContain('HUB_KEY_PREFIX');
+      expect(e.message).toContain('HUB_LOG_LEVEL');
     }
   });
 });
