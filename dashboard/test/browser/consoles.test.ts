@@ -413,12 +413,24 @@ describe('township console in Chromium', () => {
       name: '南塘村5号',
       occupancy: 'small_venue',
     });
-    // The registry change is announced; the dashboard's cache reloads and exports it.
-    await waitFor(async () =>
-      (await operator.evaluate(async () => (await fetch('/api/registry/buildings.csv')).text())).includes(
-        'b3,南塘村5号',
-      ),
+    // The export links of the page; the registry change is announced, the dashboard's
+    // cache reloads and its exports carry the new building and device (never a secret).
+    const links = await operator.$$eval('a[href^="/api/registry/"]', (ns) =>
+      ns.map((n) => n.getAttribute('href')),
     );
+    expect(links).toEqual([
+      '/api/registry/buildings.csv',
+      '/api/registry/devices.csv',
+      '/api/registry/stations.csv',
+    ]);
+    const exported = (href: string) => operator.evaluate(async (h) => (await fetch(h)).text(), href);
+    await waitFor(async () => (await exported('/api/registry/buildings.csv')).includes('b3,南塘村5号'));
+    const devicesCsv = await waitFor(async () => {
+      const text = await exported('/api/registry/devices.csv');
+      return text.includes('d-b3-1,') ? text : null;
+    });
+    expect(secret).not.toBe('');
+    expect(devicesCsv).not.toContain(secret);
   });
 
   it("shift change from the township console logs the station's officers out of their consoles", async () => {
