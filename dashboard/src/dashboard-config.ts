@@ -1,24 +1,11 @@
-import { parseConfig } from '@hub/protocol';
+import { commonEnvShape, type LogLevel, parseConfig } from '@hub/protocol';
 import { z } from 'zod';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Environment of the dashboard service. Only src/main.ts reads process.env and passes it here. */
 export const dashboardEnvSchema = z.object({
-  HUB_REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:16379')
-    .refine(
-      (u) => u.startsWith('redis://') || u.startsWith('rediss://'),
-      'must be a redis:// or rediss:// URL',
-    ),
-  HUB_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -')
-    .default('hub'),
+  ...commonEnvShape,
   HUB_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(18080),
   HUB_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
-  HUB_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Session lifetime in hours (a shift and some). */
   HUB_DASHBOARD_SESSION_HOURS: z.coerce.number().min(0.1).max(168).default(14),
   /** 'true' behind HTTPS: session cookies get the Secure flag. */
@@ -52,7 +39,7 @@ export interface DashboardConfig {
   readonly keyPrefix: string;
   readonly port: number;
   readonly host: string;
-  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logLevel: LogLevel;
   readonly sessionTtlMs: number;
   readonly secureCookie: boolean;
   readonly loginPerMinute: number;
