@@ -28,8 +28,13 @@ describe('loadDashboardConfig', () => {
       HUB_DASHBOARD_SESSION_HOURS: '8',
       HUB_DASHBOARD_SECURE_COOKIE: 'true',
       HUB_DASHBOARD_LOGIN_PER_MINUTE: '5',
+      HUB_INFLUX_URL: 'http://10.0.0.6:8086',
+      HUB_INFLUX_DB: 'township_hub',
+      HUB_INFLUX_USERNAME: 'reader',
+      HUB_INFLUX_PASSWORD: 'pw',
+      HUB_TIME_ZONE: 'Asia/Urumqi',
     });
-    expect(c).toMatchObject({
+    expect(c).toEqual({
       sessionTtlMs: 8 * 3_600_000,
       secureCookie: true,
       loginPerMinute: 5,
@@ -37,6 +42,9 @@ describe('loadDashboardConfig', () => {
       keyPrefix: 'ganzhou',
       port: 8080,
       host: '0.0.0.0',
+      logLevel: 'debug',
+      influx: { url: 'http://10.0.0.6:8086', database: 'township_hub', username: 'reader', password: 'pw' },
+      timeZone: 'Asia/Urumqi',
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
