@@ -1,12 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import {
-  checkSeeIncident,
-  requireRole,
-  stationOr404,
-  townshipScope,
-  visibleStation,
-} from './access-policy.js';
+import { checkSeeIncident, stationOr404, townshipScope, visibleStation } from './access-policy.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import {
   actionBodySchema,
@@ -16,7 +10,7 @@ import {
   stationParamsSchema,
 } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, authenticateAs } from './authenticate.js';
 import { toIncidentView } from './incident-view.js';
 import { buildStationReply, checkStationMayAct, enqueueStationAction } from './station-actions.js';
 
@@ -31,8 +25,7 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
     '/api/incidents',
     { schema: { querystring: listQuerySchema, tags: ['incidents'], summary: 'Incidents of your township' } },
     async (req) => {
-      const p = await authenticate(ctx, req);
-      requireRole(p, ['township', 'admin']);
+      const p = await authenticateAs(ctx, req, ['township', 'admin']);
       const scope = townshipScope(p);
       const list = await ctx.incidents.list({
         state: req.query.state,
@@ -124,8 +117,7 @@ export function registerApiRoutes(fastify: FastifyInstance, ctx: AppContext): vo
       },
     },
     async (req, reply) => {
-      const p = await authenticate(ctx, req);
-      requireRole(p, ['officer']);
+      const p = await authenticateAs(ctx, req, ['officer']);
       const stationId = p.stationId as string; // officers always have one (account schema)
       const { incidentId } = req.params;
       const now = ctx.clock();

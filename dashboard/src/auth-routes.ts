@@ -7,7 +7,13 @@ import { publicAccount } from './account-store.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import { stationIdSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
-import { authenticate, clearSessionCookie, homeOf, setSessionCookie } from './authenticate.js';
+import {
+  authenticate,
+  authenticateAs,
+  clearSessionCookie,
+  homeOf,
+  setSessionCookie,
+} from './authenticate.js';
 import { burnVerify, verifyPassword } from './password-hash.js';
 
 export const loginBodySchema = z
@@ -157,8 +163,7 @@ export function registerAuthRoutes(fastify: FastifyInstance, ctx: AppContext): v
   });
 
   app.get('/api/accounts', { schema: { tags: ['accounts'] } }, async (req) => {
-    const p = await authenticate(ctx, req);
-    requireRole(p, ['township', 'admin']);
+    const p = await authenticateAs(ctx, req, ['township', 'admin']);
     const all = await ctx.auth.accounts.list();
     const visible = p.role === 'admin' ? all : all.filter((a) => a.township === p.township);
     return { accounts: visible.map(publicAccount) };
@@ -169,8 +174,7 @@ export function registerAuthRoutes(fastify: FastifyInstance, ctx: AppContext): v
     '/api/accounts',
     { schema: { body: newAccountSchema, tags: ['accounts'] } },
     async (req, reply) => {
-      const p = await authenticate(ctx, req);
-      requireRole(p, ['township', 'admin']);
+      const p = await authenticateAs(ctx, req, ['township', 'admin']);
       const body = req.body;
       let township = body.township ?? null;
       if (body.role === 'officer') {
@@ -211,8 +215,7 @@ export function registerAuthRoutes(fastify: FastifyInstance, ctx: AppContext): v
     '/api/accounts/:username/disable',
     { schema: { params: usernameParamsSchema, tags: ['accounts'] } },
     async (req) => {
-      const p = await authenticate(ctx, req);
-      requireRole(p, ['township', 'admin']);
+      const p = await authenticateAs(ctx, req, ['township', 'admin']);
       const existing = await ctx.auth.accounts.get(req.params.username);
       if (existing === null) throw new ApiError(404, API_ERRORS.ACCOUNT_NOT_FOUND, 'unknown account');
       checkAccountInScope(p, existing.township);

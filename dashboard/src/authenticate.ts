@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from './account.js';
+import { requireRole } from './access-policy.js';
+import type { Principal, Role } from './account.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import type { AppContext } from './app-context.js';
 
@@ -13,6 +14,17 @@ export const SESSION_COOKIE = 'hub_session';
 export async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<Principal> {
   const p = await optionalPrincipal(ctx, req);
   if (p === null) throw new ApiError(401, API_ERRORS.UNAUTHENTICATED, 'log in first');
+  return p;
+}
+
+/** authenticate, then the role check (401 before 403): the start of most routes. */
+export async function authenticateAs(
+  ctx: AppContext,
+  req: FastifyRequest,
+  roles: readonly Role[],
+): Promise<Principal> {
+  const p = await authenticate(ctx, req);
+  requireRole(p, roles);
   return p;
 }
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireRole, townshipScope } from './access-policy.js';
+import { townshipScope } from './access-policy.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import type { AppContext } from './app-context.js';
-import { authenticate } from './authenticate.js';
+import { authenticateAs } from './authenticate.js';
 
 /** Points per series one chart request may return (a week of 1-minute readings is 10k). */
 export const MAX_HISTORY_POINTS = 20_000;
@@ -37,8 +37,7 @@ export function registerHistoryRoutes(fastify: FastifyInstance, ctx: AppContext)
       },
     },
     async (req) => {
-      const p = await authenticate(ctx, req);
-      requireRole(p, ['township', 'admin']);
+      const p = await authenticateAs(ctx, req, ['township', 'admin']);
       const snapshot = ctx.registry.current;
       const device = snapshot.devices.get(req.params.deviceId);
       const building = device === undefined ? undefined : snapshot.buildings.get(device.buildingId);

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { requireRole, townshipScope, visibleStation } from './access-policy.js';
+import { townshipScope, visibleStation } from './access-policy.js';
 import type { Principal } from './account.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import { stationParamsSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, authenticateAs } from './authenticate.js';
 import type { StreamScope } from './sse-stream.js';
 
 /**
@@ -46,8 +46,7 @@ export function registerLiveRoutes(fastify: FastifyInstance, ctx: AppContext): v
   }
 
   app.get('/api/live', { schema: { tags: ['live'], summary: 'SSE: township scope' } }, async (req, reply) => {
-    const p = await authenticate(ctx, req);
-    requireRole(p, ['township', 'admin']);
+    const p = await authenticateAs(ctx, req, ['township', 'admin']);
     startStream(reply, 'township', null, p);
   });
 

@@ -2,12 +2,12 @@ import { KEY_PERIOD_MODES, keyPeriodSchema, TICKET_STATES } from '@hub/protocol'
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireRole, townshipScope } from './access-policy.js';
+import { townshipScope } from './access-policy.js';
 import type { Principal } from './account.js';
 import { API_ERRORS, ApiError } from './api-error.js';
 import { incidentIdSchema } from './api-schemas.js';
 import type { AppContext } from './app-context.js';
-import { authenticate } from './authenticate.js';
+import { authenticateAs } from './authenticate.js';
 import { fleetHealth } from './fleet-health.js';
 import { computeIncidentStats, statsCsv } from './incident-stats.js';
 import { keyPeriodStatus, readKeyPeriod, writeKeyPeriod } from './key-period-store.js';
@@ -65,11 +65,8 @@ export function registerTownshipRoutes(fastify: FastifyInstance, ctx: AppContext
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const tags = ['township'];
 
-  async function operator(req: Parameters<typeof authenticate>[1]): Promise<Principal> {
-    const p = await authenticate(ctx, req);
-    requireRole(p, ['township', 'admin']);
-    return p;
-  }
+  const operator = (req: Parameters<typeof authenticateAs>[1]): Promise<Principal> =>
+    authenticateAs(ctx, req, ['township', 'admin']);
 
   app.get(
     '/api/township/map',
