@@ -1,5 +1,6 @@
 import type { AuditEntry, Building, HubKeys, Incident, Station, Township } from '@hub/protocol';
 import { RegistrySnapshot } from '@hub/registry';
+import { waitFor as sharedWaitFor } from '@hub/registry/test-support';
 import type { Redis } from 'ioredis';
 
 /**
@@ -114,17 +115,17 @@ export async function writeIncident(
   await m.exec();
 }
 
-/** Polls until `check` returns a truthy value (no fixed sleeps in tests). */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Polls until `check` returns a truthy value (no fixed sleeps in tests): the shared
+ * registry waitFor, with this workspace's argument order and "null = not yet".
+ */
+export function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  return sharedWaitFor(
+    what,
+    async () => {
+      const v = await check();
+      return v ? v : undefined;
+    },
+    timeoutMs,
+  );
 }
