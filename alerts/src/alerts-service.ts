@@ -1,5 +1,5 @@
 import type { HubKeys } from '@hub/protocol';
-import { RegistryCache } from '@hub/registry';
+import { RegistryCache, whenReady } from '@hub/registry';
 import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -345,26 +345,4 @@ export class AlertsService {
     await this.registry?.close();
     await Promise.all(this.owned.map((r) => r.quit().catch(() => r.disconnect())));
   }
-}
-
-/**
- * Resolves once the connection is ready. Subscribe only after this: ioredis 5.11
- * writes SUBSCRIBE while still handshaking (status 'connect'), switches the
- * connection to subscriber mode, and its ready check (INFO) then fails with
- * "Connection in subscriber mode", which reconnects and loses messages meanwhile.
- */
-export async function whenReady(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      redis.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = () => {
-      redis.off('ready', onReady);
-      reject(new Error('redis connection ended before it was ready'));
-    };
-    redis.once('ready', onReady);
-    redis.once('end', onEnd);
-  });
 }

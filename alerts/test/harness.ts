@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:net';
 import type { HazardTicket, HubKeys, Incident, LiveMessage, PageMessage, StationReply } from '@hub/protocol';
-import { RegistryStore } from '@hub/registry';
+import { RegistryStore, whenReady } from '@hub/registry';
 import { cleanupPrefix, testKeys, testRedisUrl, waitFor } from '@hub/registry/test-support';
 import { Aedes } from 'aedes';
 import { Redis } from 'ioredis';
@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { AlertsService, type AlertsServiceOptions, whenReady } from '../src/alerts-service.js';
+import { AlertsService, type AlertsServiceOptions } from '../src/alerts-service.js';
 import type { LadderParams } from '../src/incident-decision.js';
 import { connectAlertsMqtt } from '../src/page-sender.js';
 import { b1, b2, devices, event, stations, township } from './fixtures.js';
