@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
     'max-rate': { type: 'string', default: '60000' },
     only: { type: 'string' },
     'hub-node-args': { type: 'string' },
+    phases: { type: 'string', default: 'qos1,max,steady,overload' },
   },
 });
 const N_DEVICES = Number(args.devices);
@@ -49,6 +50,8 @@ const WARMUP_MS = 1000;
 const STEADY_RATE = Number(args.steady);
 const MAX_RATE = Number(args['max-rate']);
 const ALARM_EVERY_MS = 20;
+/** Which phases run (e.g. `--phases qos1` to profile one of them alone). */
+const PHASES = new Set((args.phases as string).split(','));
 const SEED = 'bench';
 const SVC = 'svc';
 /** Free ports picked by the kernel (port 0), filled in at start. */
@@ -290,18 +293,19 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
     return r;
   }
 
-  await phase('qos1-closed', {
-    start() {
-      mode = 'qos1';
-      for (const d of devices) {
-        sent++;
-        d.publish(`v1/dev/${d.creds.clientId}/event`, eventPayload(++seq), 1);
-      }
-    },
-    stop() {
-      mode = 'idle';
-    },
-  });
+  if (PHASES.has('qos1'))
+    await phase('qos1-closed', {
+      start() {
+        mode = 'qos1';
+        for (const d of devices) {
+          sent++;
+          d.publish(`v1/dev/${d.creds.clientId}/event`, eventPayload(++seq), 1);
+        }
+      },
+      stop() {
+        mode = 'idle';
+      },
+    });
 
   function openLoop(rate: number) {
     let timer: NodeJS.Timeout | null = null;
@@ -321,13 +325,13 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
       },
     };
   }
-  const q0 = await phase(`qos0-max-${MAX_RATE}`, openLoop(MAX_RATE));
-  await phase(`qos0-steady-${STEADY_RATE}`, openLoop(STEADY_RATE));
-  const rate = overloadRate() || q0.deliveredPerS * 3;
-  await phase(`overload-3x-${rate}`, openLoop(rate));
+  const q0 = PHASES.has('max') ? await phase(`qos0-max-${MAX_RATE}`, openLoop(MAX_RATE)) : null;
+  if (PHASES.has('steady')) await phase(`qos0-steady-${STEADY_RATE}`, openLoop(STEADY_RATE));
+  const rate = overloadRate() || (q0?.deliveredPerS ?? 0) * 3 || MAX_RATE;
+  if (PHASES.has('overload')) await phase(`overload-3x-${rate}`, openLoop(rate));
 
   for (const c of [...devices, teleSub, eventSub, alarmDev]) c.end();
-  return { results, q0Rate: q0.deliveredPerS };
+  return { results, q0Rate: q0?.deliveredPerS ?? 0 };
 }
 
 async function freePort(): Promise<number> {

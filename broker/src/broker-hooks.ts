@@ -456,28 +456,25 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     }
     // One closure per event (not per telemetry message): events are the rare,
     // must-not-lose path, and the callback must reach this packet's aedes continuation.
-    writer
-      .recordEvent(
-        fire ? keys.fireEvents : keys.otherEvents,
-        deviceId,
-        decoded.value.id,
-        payload,
-        clock.now(),
-      )
-      .then(
-        (added) => {
-          release(client);
+    writer.recordEvent(
+      fire ? keys.fireEvents : keys.otherEvents,
+      deviceId,
+      decoded.value.id,
+      payload,
+      clock.now(),
+      (err, added) => {
+        release(client);
+        if (err === null) {
           ackLatency.observe((performance.now() - started) / 1000);
           metrics.durableWrites.inc({ stream, result: added ? 'ok' : 'duplicate' });
           callback(null);
-        },
-        (err: unknown) => {
-          release(client);
-          metrics.durableWrites.inc({ stream, result: 'failed' });
-          log.error({ deviceId, stream, err }, 'event not stored: no PUBACK, disconnecting the device');
-          callback(new BrokerError(BROKER_ERRORS.DURABLE_WRITE, 'event not stored', { cause: err }));
-        },
-      );
+          return;
+        }
+        metrics.durableWrites.inc({ stream, result: 'failed' });
+        log.error({ deviceId, stream, err }, 'event not stored: no PUBACK, disconnecting the device');
+        callback(new BrokerError(BROKER_ERRORS.DURABLE_WRITE, 'event not stored', { cause: err }));
+      },
+    );
   }
 
   function recordReply(

@@ -28,6 +28,8 @@ export interface BrokerMetrics {
   readonly durableWrites: Counter<'stream' | 'result'>;
   readonly durableInflight: Gauge;
   readonly eventAckLatency: Histogram;
+  /** Events per durable-write script call (durable-writer.ts batches per event-loop turn). */
+  readonly durableBatchEvents: Histogram;
   readonly willsPublished: Counter;
   readonly connectionsRefused: Counter<'reason'>;
   readonly loginsDelayed: Counter;
@@ -59,6 +61,23 @@ export interface MetricSources {
   /** Event-loop lag, ms, and messages queued in aedes' router. */
   lagMs(): number;
   routingQueued(): number;
+  /** packet-writer.ts: packets it encoded, and corked flushes (one per connection per turn). */
+  packetWriter(): { fastPackets: number; flushes: number };
+}
+
+/** A counter whose value is read from a running total when scraped. */
+function totalCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
 }
 
 export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
@@ -193,6 +212,24 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
       this.set(src.routingQueued());
     },
   });
+  const durableBatchEvents = new Histogram({
+    name: 'hub_broker_durable_batch_events',
+    help: 'Events per durable-write script call (one call per event-loop turn)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 256],
+    registers: [registry],
+  });
+  totalCounter(
+    registry,
+    'hub_broker_packets_encoded_total',
+    'PUBLISH and PUBACK packets written as one buffer by the broker (packet-writer.ts)',
+    () => src.packetWriter().fastPackets,
+  );
+  totalCounter(
+    registry,
+    'hub_broker_write_flushes_total',
+    'Socket flushes of corked writes (one per connection per event-loop turn it was written to)',
+    () => src.packetWriter().flushes,
+  );
   const clusterReceived = new Counter({
     name: 'hub_broker_cluster_received_total',
     help: 'Messages received from other broker processes over Redis pub/sub',
@@ -214,6 +251,7 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     durableWrites,
     durableInflight,
     eventAckLatency,
+    durableBatchEvents,
     willsPublished,
     takeovers,
     connectionsRefused,

@@ -18,6 +18,7 @@ import { LagMonitor, startLagSampler } from './lag-monitor.js';
 import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
+import { installPacketWriter, packetWriterStats } from './packet-writer.js';
 import { guardRouting, type RoutingGuard } from './routing-guard.js';
 import { createWsListener, type WsListener } from './ws-listener.js';
 
@@ -91,7 +92,11 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   const { config, registry, redis, logger: log } = opts;
   const clock = opts.clock ?? { now: Date.now };
   const keys = hubKeys(config.keyPrefix);
-  const writer = new DurableWriter(redis, keys, config.durable);
+  let onBatch: ((events: number) => void) | undefined;
+  const writer = new DurableWriter(redis, keys, {
+    ...config.durable,
+    onBatch: (events) => onBatch?.(events),
+  });
 
   if (redis.options.enableOfflineQueue !== false || !redis.options.commandTimeout) {
     // Not fatal (tests may pass a plain connection), but a device could then wait
@@ -115,7 +120,9 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     tracked: () => ({ addresses: admission.trackedAddresses, logins: backoff.tracked }),
     lagMs: () => lag.lagMs,
     routingQueued: () => routing?.queued() ?? 0,
+    packetWriter: () => packetWriterStats,
   });
+  onBatch = metrics.durableBatchEvents.observe.bind(metrics.durableBatchEvents);
   const hooks = createBrokerHooks({
     registry,
     keys,
@@ -151,6 +158,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     onShed: metrics.shedBy.routing_queue.inc.bind(metrics.shedBy.routing_queue),
   });
   let stopLag: (() => void) | null = null;
+  let uninstallWriter: (() => void) | null = null;
   const cluster =
     opts.cluster === undefined
       ? null
@@ -355,6 +363,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
 
   async function listen(): Promise<ListenAddresses> {
     await aedes.listen();
+    uninstallWriter = installPacketWriter();
     stopLag = startLagSampler(lag, LAG_SAMPLE_MS);
     await cluster?.start();
     // Prime Redis' script cache; a failure is not fatal (EVAL fallback, and the
@@ -403,6 +412,8 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     ]);
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
+    uninstallWriter?.();
+    uninstallWriter = null;
   }
 
   return { aedes, metrics, listen, ready, close };

@@ -1,5 +1,5 @@
 /**
- * Guards aedes' message router (its mqemitter instance, `aedes.mq`) against the two
+ * Guards aedes' message router (its mqemitter instance, `aedes.mq`) against the three
  * ways it fails beyond capacity.
  *
  * 1. The crash. mqemitter 7 keeps at most `concurrency` messages in delivery; the rest
@@ -20,18 +20,19 @@
  *    pages, commands) are always queued. Broker-internal `$SYS/...` messages are never
  *    shed (cluster takeover notices travel on them).
  *
- * 3. Alarms stuck behind telemetry. The queue is FIFO: an alarm emitted while 2,000
- *    telemetry messages wait is delivered after them (measured: seconds of alarm
- *    latency at 3x capacity, bench/broker/RESULTS.md). QoS 1 messages that must wait
- *    are therefore inserted after the QoS 1 messages already waiting and before every
- *    QoS 0 one: the queue is [QoS 1 in arrival order][QoS 0 in arrival order], and
- *    `priorityQueued` counts the first part (decremented when the router takes one
- *    out of the queue, told apart from a direct emit by identity).
+ * 3. Alarms stuck behind telemetry, and a queue that costs O(n) per message. The
+ *    queue was FIFO (an alarm emitted while 2,000 telemetry messages waited was
+ *    delivered after them: seconds of alarm latency at 3x capacity), and mqemitter's
+ *    `Array.shift()` copies the whole array once it is large (a quarter of busy time
+ *    under overload). Both arrays are replaced by `RouterQueue` (router-queue.ts):
+ *    rings with O(1) push and shift, QoS 1 messages in a lane that leaves first.
  *
  * Instance patches, not a fork: `_do`, `_messageQueue`, `_messageCallbacks`, `current`,
  * `concurrency` and `emit` are mqemitter 7 internals, checked by
  * `assertRouterInternals` at start-up.
  */
+
+import { RouterQueue } from './router-queue.js';
 
 /** Synchronous `_do` nesting allowed before the rest is deferred to setImmediate. */
 export const MAX_SYNC_DEPTH = 64;
@@ -87,10 +88,14 @@ export function guardRouting(mq: unknown, opts: RoutingGuardOptions): RoutingGua
   const originalEmit = router.emit;
   const { maxQueue, onShed } = opts;
   let depth = 0;
-  /** QoS > 0 messages at the head of the queue (see 3. above). */
-  let priorityQueued = 0;
-  /** The message `originalEmit` is handing straight to `_do` (not from the queue). */
-  let direct: Message | null = null;
+  const queue = new RouterQueue<Message>();
+  // Anything already waiting (nothing, at start-up) moves over in order.
+  while (router._messageQueue.length > 0) {
+    queue.pushMessage(router._messageQueue.shift() as Message);
+    queue.pushCallback((router._messageCallbacks.shift() as Callback | undefined) ?? noop);
+  }
+  (router as { _messageQueue: unknown })._messageQueue = queue.messages;
+  (router as { _messageCallbacks: unknown })._messageCallbacks = queue.callbacks;
 
   function doWithDepth(message: Message, callback: Callback): void {
     if (depth >= MAX_SYNC_DEPTH) {
@@ -107,38 +112,27 @@ export function guardRouting(mq: unknown, opts: RoutingGuardOptions): RoutingGua
   }
 
   router._do = function guardedDo(this: RouterInternals, message: Message, callback: Callback) {
-    // Taken out of the queue by mqemitter's released(): the head is a priority one.
-    if (message !== direct && priorityQueued > 0 && (message.qos ?? 0) > 0) priorityQueued--;
     doWithDepth(message, callback);
     return this;
   };
 
   router.emit = function guardedEmit(this: RouterInternals, message: Message, callback?: Callback) {
-    const qos = message.qos ?? 0;
-    if (this.current >= this.concurrency && this.concurrency > 0) {
-      // It will wait in the queue.
-      if (qos > 0) {
-        this._messageQueue.splice(priorityQueued, 0, message);
-        this._messageCallbacks.splice(priorityQueued, 0, callback ?? noop);
-        priorityQueued++;
-        return this;
-      }
-      if (this._messageQueue.length >= maxQueue && message.topic.charCodeAt(0) !== 36 /* $ */) {
-        onShed();
-        // mqemitter calls back asynchronously when queued; the shed path calls back
-        // at once, which aedes' publish chain accepts (runSeries is callback-driven).
-        (callback ?? noop)();
-        return this;
-      }
-      return originalEmit.call(this, message, callback);
+    if (
+      this.concurrency > 0 &&
+      this.current >= this.concurrency &&
+      (message.qos ?? 0) === 0 &&
+      queue.length >= maxQueue &&
+      message.topic.charCodeAt(0) !== 36 /* $ */
+    ) {
+      // It would wait in a full queue: shed. mqemitter calls back asynchronously when
+      // queued; the shed path calls back at once, which aedes' publish chain accepts
+      // (runSeries is callback-driven).
+      onShed();
+      (callback ?? noop)();
+      return this;
     }
-    direct = message;
-    try {
-      return originalEmit.call(this, message, callback);
-    } finally {
-      direct = null;
-    }
+    return originalEmit.call(this, message, callback);
   };
 
-  return { queued: () => router._messageQueue.length };
+  return { queued: () => queue.length };
 }

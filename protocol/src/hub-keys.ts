@@ -136,6 +136,35 @@ return 1
 `;
 
 /**
+ * RECORD_EVENT_LUA for many events in one call (the broker batches the events of one
+ * event-loop turn: one round trip, one script call and one AOF write instead of one
+ * each per event). Same rule per event, in order, so a retry inside the same batch is
+ * seen as a duplicate of the first.
+ * KEYS: seen key and stream of event 1, of event 2, ... (2 keys per event).
+ * ARGV: ttl seconds, maxlen, the three field names (EVENT_STREAM_FIELDS), then per
+ * event its three values (device id, payload, receive time).
+ * Returns one 1 (added) or 0 (duplicate) per event, in order. Not atomic as a batch: if
+ * a write fails half-way (OOM), the events before it stay recorded and the call errors,
+ * so their devices get no PUBACK, retry, and are then acknowledged as duplicates.
+ */
+export const RECORD_EVENTS_LUA = `
+local out = {}
+local n = #KEYS / 2
+for i = 1, n do
+  local seen = KEYS[2 * i - 1]
+  if redis.call('EXISTS', seen) == 1 then
+    out[i] = 0
+  else
+    local a = 3 + 3 * i
+    redis.call('XADD', KEYS[2 * i], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[a], ARGV[4], ARGV[a + 1], ARGV[5], ARGV[a + 2])
+    redis.call('SET', seen, '1', 'EX', ARGV[1])
+    out[i] = 1
+  end
+end
+return out
+`;
+
+/**
  * Fields of an entry in the actions stream: j is the StationReply JSON, s the station id
  * the reply was authenticated for (never taken from the payload), r receive time.
  */
