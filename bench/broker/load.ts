@@ -86,6 +86,15 @@ export class Conn {
     );
   }
 
+  /** A QoS 1 publish with a message id from `msgId()` the caller keeps (the probe times by it). */
+  publishWithId(topic: string, payload: string, qos: 1, messageId: number): void {
+    if (this.closed) return;
+    this.inflight++;
+    this.socket.write(
+      mqttPacket.generate({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, messageId }),
+    );
+  }
+
   subscribe(topic: string, qos: 0 | 1): void {
     this.socket.write(
       mqttPacket.generate({ cmd: 'subscribe', messageId: this.msgId(), subscriptions: [{ topic, qos }] }),

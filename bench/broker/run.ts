@@ -14,16 +14,17 @@
  *                 the sustained QoS 0 throughput.
  *   qos0-steady   QoS 0 telemetry at a fixed `--steady` msg/s (below both capacities).
  *   overload-3x   QoS 0 telemetry offered at 3x the hub's qos0-max delivered rate.
- * In every phase one more device publishes a QoS 1 alarm every 20 ms; a subscriber on
- * `v1/dev/+/event` timestamps its arrival: alarm latency = publish → receipt (both ends
- * in this process, performance.now()). CPU of each broker process (and of Redis for
+ * In every phase one more device publishes a QoS 1 alarm every 20 ms from a probe process
+ * of its own (alarm-probe.ts), where a subscriber on that device's event topic receives
+ * it: alarm latency = send → PUBACK and send → delivery (both ends
+ * in that process, performance.now()). CPU of each broker process (and of Redis for
  * the hub) comes from /proc/<pid>/stat, divided by the messages of the phase.
  *
  * Ports: free ports chosen by the kernel (bind to port 0, then release), all on
  * 127.0.0.1. Everything started here is stopped here.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -84,9 +85,15 @@ process.on('SIGINT', () => process.exit(130));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cpuTicks(pid: number): number {
+  const t = cpuSplit(pid);
+  return t.user + t.system;
+}
+
+/** utime and stime (fields 14, 15 of /proc/<pid>/stat), in clock ticks. */
+function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+  return { user: Number(f[11]), system: Number(f[12]) };
 }
 
 async function waitPort(port: number, what: string): Promise<void> {
@@ -118,6 +125,7 @@ function start(
   c.tail = [];
   const keep = (b: Buffer) => {
     c.tail.push(b.toString());
+    if (process.env.BENCH_CHILD_LOG) appendFileSync(process.env.BENCH_CHILD_LOG, b);
     if (c.tail.length > 40) c.tail.shift();
   };
   c.stdout?.on('data', keep);
@@ -143,9 +151,15 @@ interface PhaseResult {
   ingressPerS: number;
   deliveredPerS: number;
   brokerCpuUsPerMsg: number;
+  /** Share of the broker's CPU time spent in the kernel (stime / (utime + stime)). */
+  brokerKernelShare: number;
   redisCpuUsPerMsg?: number;
   alarmsSent: number;
   alarmsReceived: number;
+  /** send → PUBACK at the alarm device (on the hub: durable in Redis). */
+  alarmAckP50Ms: number;
+  alarmAckP99Ms: number;
+  /** send → delivery at the probe's subscriber. */
   alarmP50Ms: number;
   alarmP99Ms: number;
   alarmMaxMs: number;
@@ -169,12 +183,12 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
     t.port,
     deviceIds.map((id) => t.device(id)),
   );
-  const [teleSub, eventSub, alarmDev] = await connectAll(t.port, [
+  const [teleSub, eventSub] = await connectAll(t.port, [
     t.service('hub-ingest', 'bench'),
     t.service('hub-alerts', 'bench'),
-    t.device(alarmId),
   ]);
-  if (!teleSub || !eventSub || !alarmDev) throw new Error('subscribers did not connect');
+  if (!teleSub || !eventSub) throw new Error('subscribers did not connect');
+  const probe = await startProbe(t.port, t.device(alarmId), t.service('hub-alerts', 'probe'));
   teleSub.subscribe('v1/dev/+/telemetry', 0);
   eventSub.subscribe('v1/dev/+/event', 1);
   await sleep(300);
@@ -184,8 +198,6 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
   let acks = 0;
   let sent = 0;
   const alarmTopic = `v1/dev/${alarmId}/event`;
-  const alarmSentAt = new Map<string, number>();
-  const latencies: number[] = [];
   teleSub.onPacket = (p) => {
     if (p.cmd === 'publish') teleRecv++;
   };
@@ -193,14 +205,7 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
     if (p.cmd !== 'publish') return;
     const pub = p as { topic: string; payload: Buffer; messageId?: number; qos: number };
     if (pub.qos > 0 && pub.messageId !== undefined) eventSub.puback(pub.messageId);
-    if (pub.topic === alarmTopic) {
-      const id = (JSON.parse(pub.payload.toString()) as { id: string }).id;
-      const at = alarmSentAt.get(id);
-      if (at !== undefined) {
-        latencies.push(performance.now() - at);
-        alarmSentAt.delete(id);
-      }
-    } else eventRecv++;
+    if (pub.topic !== alarmTopic) eventRecv++;
   };
   let mode: 'idle' | 'qos1' = 'idle';
   let seq = 0;
@@ -233,41 +238,54 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
     eventRecv = 0;
     acks = 0;
     sent = 0;
-    latencies.length = 0;
-    alarmSentAt.clear();
-    let alarmsSent = 0;
-    let alarmN = 0;
-    const alarmTimer = setInterval(() => {
-      const id = `a${RUN}-${t.name}-${name}-${++alarmN}`;
-      alarmSentAt.set(id, performance.now());
-      alarmsSent++;
-      alarmDev.publish(
-        alarmTopic,
-        `{"v":1,"id":"${id}","ts":${Date.now()},"seq":${alarmN & 0xffff},"type":"alarm"}`,
-        1,
-      );
-    }, ALARM_EVERY_MS);
     body.start();
+    // BENCH_WATCH=1: the hub's lag and ingress queues every 500 ms during the phase.
+    const watch =
+      process.env.BENCH_WATCH && t.metrics
+        ? setInterval(() => {
+            t.metrics?.()
+              .then((m) => {
+                const pick = m
+                  .split('\n')
+                  .filter((l) =>
+                    /^hub_broker_(event_loop_lag|ingress_queued|routing_queue|shed_total)/.test(l),
+                  );
+                console.log(`  watch ${pick.map((l) => l.replace('hub_broker_', '')).join(' ')}`);
+              })
+              .catch(() => undefined);
+          }, 500)
+        : null;
     await sleep(WARMUP_MS);
-    const c0 = { tele: teleRecv, ev: eventRecv, acks, sent, lat: latencies.length, alarms: alarmsSent };
-    const cpu0 = cpuTicks(t.proc.pid as number);
+    probe.start();
+    const c0 = { tele: teleRecv, ev: eventRecv, acks, sent };
+    const split0 = cpuSplit(t.proc.pid as number);
+    const cpu0 = split0.user + split0.system;
     const redis0 = t.extraCpuPid ? cpuTicks(t.extraCpuPid) : 0;
     const shed0 = t.metrics ? metricSum(await t.metrics(), 'hub_broker_shed_total') : 0;
     const t0 = performance.now();
     await sleep(PHASE_MS - WARMUP_MS);
     const secs = (performance.now() - t0) / 1000;
     let alive = t.proc.exitCode === null && t.proc.signalCode === null;
-    const cpu1 = alive ? cpuTicks(t.proc.pid as number) : cpu0;
+    const split1 = alive ? cpuSplit(t.proc.pid as number) : split0;
+    const cpu1 = split1.user + split1.system;
     const redis1 = t.extraCpuPid ? cpuTicks(t.extraCpuPid) : 0;
-    const c1 = { tele: teleRecv, ev: eventRecv, acks, sent, alarms: alarmsSent };
+    const c1 = { tele: teleRecv, ev: eventRecv, acks, sent };
+    if (watch) clearInterval(watch);
+    const probed = probe.stop(); // answers after 1.5 s: the last alarms may arrive late
     body.stop();
-    clearInterval(alarmTimer);
-    await sleep(1500); // let the last alarms arrive
+    const { ack, delivery, sent: alarmsSent } = await probed;
     alive = t.proc.exitCode === null && t.proc.signalCode === null;
-    const shed1 = t.metrics && alive ? metricSum(await t.metrics(), 'hub_broker_shed_total') : shed0;
+    const metricsText = t.metrics && alive ? await t.metrics() : '';
+    const shed1 = t.metrics && alive ? metricSum(metricsText, 'hub_broker_shed_total') : shed0;
+    if (process.env.BENCH_METRICS) {
+      const wanted = process.env.BENCH_METRICS.split(',');
+      for (const line of metricsText.split('\n'))
+        if (!line.startsWith('#') && wanted.some((w) => line.startsWith(w))) console.log(`  ${line}`);
+    }
     const isQos1 = name.startsWith('qos1');
     const ingress = isQos1 ? c1.acks - c0.acks : c1.tele - c0.tele;
-    const sorted = latencies.slice().sort((a, b) => a - b);
+    const sorted = delivery.slice().sort((a, b) => a - b);
+    const acked = ack.slice().sort((a, b) => a - b);
     const r: PhaseResult = {
       broker: t.name,
       phase: name,
@@ -276,8 +294,12 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
       deliveredPerS: Math.round((isQos1 ? c1.ev - c0.ev : c1.tele - c0.tele) / secs),
       brokerCpuUsPerMsg:
         ingress > 0 ? Math.round((((cpu1 - cpu0) * 1e6) / CLK_TCK / ingress) * 10) / 10 : Number.NaN,
+      brokerKernelShare:
+        cpu1 > cpu0 ? Math.round(((split1.system - split0.system) / (cpu1 - cpu0)) * 100) / 100 : Number.NaN,
       alarmsSent,
-      alarmsReceived: latencies.length,
+      alarmsReceived: delivery.length,
+      alarmAckP50Ms: Math.round(percentile(acked, 50) * 10) / 10,
+      alarmAckP99Ms: Math.round(percentile(acked, 99) * 10) / 10,
       alarmP50Ms: Math.round(percentile(sorted, 50) * 10) / 10,
       alarmP99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
       alarmMaxMs: Math.round((sorted[sorted.length - 1] ?? Number.NaN) * 10) / 10,
@@ -330,8 +352,38 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
   const rate = overloadRate() || (q0?.deliveredPerS ?? 0) * 3 || MAX_RATE;
   if (PHASES.has('overload')) await phase(`overload-3x-${rate}`, openLoop(rate));
 
-  for (const c of [...devices, teleSub, eventSub, alarmDev]) c.end();
+  for (const c of [...devices, teleSub, eventSub]) c.end();
+  probe.exit();
   return { results, q0Rate: q0?.deliveredPerS ?? 0 };
+}
+
+interface ProbeReport {
+  ack: number[];
+  delivery: number[];
+  sent: number;
+}
+
+/** The alarm probe (alarm-probe.ts) in its own process: the generator's load does not delay it. */
+async function startProbe(port: number, device: Credentials, subscriber: Credentials) {
+  const child = fork(
+    join(import.meta.dirname, 'alarm-probe.ts'),
+    [JSON.stringify({ port, device, subscriber, everyMs: ALARM_EVERY_MS, run: RUN })],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`alarm probe exited with ${code}`)));
+  });
+  return {
+    start: () => child.send({ cmd: 'start' }),
+    stop: () =>
+      new Promise<ProbeReport>((resolve) => {
+        child.once('message', (m) => resolve(m as ProbeReport));
+        child.send({ cmd: 'stop' });
+      }),
+    exit: () => child.send({ cmd: 'exit' }),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -458,12 +510,14 @@ async function main() {
     await sleep(300);
 
     console.log(
-      '\n| broker | phase | offered msg/s | ingress msg/s | delivered msg/s | broker CPU µs/msg | Redis CPU µs/msg | alarms recv/sent | alarm p50 ms | alarm p99 ms | alarm max ms | shed | alive |',
+      '\n| broker | phase | offered msg/s | ingress msg/s | delivered msg/s | broker CPU µs/msg | Redis CPU µs/msg | alarms recv/sent | alarm PUBACK p50 / p99 ms | alarm delivery p50 ms | alarm delivery p99 ms | alarm delivery max ms | shed | alive |',
     );
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    console.log(
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
     for (const r of all) {
       console.log(
-        `| ${r.broker} | ${r.phase} | ${r.offeredPerS} | ${r.ingressPerS} | ${r.deliveredPerS} | ${r.brokerCpuUsPerMsg} | ${r.redisCpuUsPerMsg ?? '–'} | ${r.alarmsReceived}/${r.alarmsSent} | ${r.alarmP50Ms} | ${r.alarmP99Ms} | ${r.alarmMaxMs} | ${r.shed ?? '–'} | ${r.alive ? 'yes' : 'NO'} |`,
+        `| ${r.broker} | ${r.phase} | ${r.offeredPerS} | ${r.ingressPerS} | ${r.deliveredPerS} | ${r.brokerCpuUsPerMsg} | ${r.redisCpuUsPerMsg ?? '–'} | ${r.alarmsReceived}/${r.alarmsSent} | ${r.alarmAckP50Ms} / ${r.alarmAckP99Ms} | ${r.alarmP50Ms} | ${r.alarmP99Ms} | ${r.alarmMaxMs} | ${r.shed ?? '–'} | ${r.alive ? 'yes' : 'NO'} |`,
       );
     }
   } finally {

@@ -103,6 +103,19 @@ export const brokerEnvSchema = z
     HUB_MQTT_LOGIN_TRACKED: intEnv(10_000, 1, 1_000_000),
     /** Event-loop lag at which telemetry (QoS 0) is shed until it falls below half; 0 = off. */
     HUB_BROKER_SHED_LAG_MS: intEnv(100, 0, 60_000),
+    /**
+     * Longest stretch of deferred ingress work (device events, then telemetry) per turn
+     * of the event loop, ms (ingress-scheduler.ts); fire alarms and everything else are
+     * handled at once. 0 = off (aedes handles packets in arrival order).
+     */
+    HUB_BROKER_INGRESS_SLICE_MS: intEnv(1, 0, 1000),
+    /** Telemetry packets waiting in the ingress scheduler beyond which new ones are dropped. */
+    HUB_BROKER_INGRESS_TELEMETRY_MAX: intEnv(20_000, 1, 10_000_000),
+    /**
+     * Messages the router may hold (in delivery or queued) before the ingress scheduler
+     * stops handing it telemetry; what lies beyond waits, and is shed, at ingress.
+     */
+    HUB_BROKER_INGRESS_ROUTER_MAX: intEnv(150, 1, 10_000_000),
     /** Messages waiting in aedes' router beyond which QoS 0 publishes are shed. */
     HUB_BROKER_ROUTING_QUEUE_MAX: intEnv(20_000, 1, 10_000_000),
     /** Messages aedes' router delivers at once (mqemitter concurrency; aedes' default is 100). */
@@ -159,6 +172,9 @@ export const brokerEnvSchema = z
     },
     overload: {
       shedLagMs: e.HUB_BROKER_SHED_LAG_MS,
+      ingressSliceMs: e.HUB_BROKER_INGRESS_SLICE_MS,
+      ingressTelemetryMax: e.HUB_BROKER_INGRESS_TELEMETRY_MAX,
+      ingressRouterMax: e.HUB_BROKER_INGRESS_ROUTER_MAX,
       routingQueueMax: e.HUB_BROKER_ROUTING_QUEUE_MAX,
       routingConcurrency: e.HUB_BROKER_ROUTING_CONCURRENCY,
       drainTimeoutMs: e.HUB_BROKER_DRAIN_TIMEOUT_MS,

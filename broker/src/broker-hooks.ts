@@ -474,6 +474,8 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
         log.error({ deviceId, stream, err }, 'event not stored: no PUBACK, disconnecting the device');
         callback(new BrokerError(BROKER_ERRORS.DURABLE_WRITE, 'event not stored', { cause: err }));
       },
+      // A fire alarm does not wait for the end of the turn (the batch so far rides along).
+      fire,
     );
   }
 

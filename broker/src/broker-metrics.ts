@@ -9,7 +9,12 @@ import type { PublishChannel } from './access-rules.js';
 
 export const CHANNEL_LABELS = ['telemetry', 'event', 'status', 'cmd', 'page', 'reply'] as const;
 
-export const SHED_REASONS = ['event_loop_lag', 'subscriber_backlog', 'routing_queue'] as const;
+export const SHED_REASONS = [
+  'event_loop_lag',
+  'subscriber_backlog',
+  'routing_queue',
+  'ingress_queue',
+] as const;
 export type ShedReason = (typeof SHED_REASONS)[number];
 
 /** The broker's listeners (label `listener`): plain TCP, TLS, WebSocket. */
@@ -61,6 +66,8 @@ export interface MetricSources {
   /** Event-loop lag, ms, and messages queued in aedes' router. */
   lagMs(): number;
   routingQueued(): number;
+  /** ingress-scheduler.ts: deferred packets waiting per lane, and slices that ran out of time. */
+  ingress(): { events: number; telemetry: number; slicesExhausted: number };
   /** packet-writer.ts: packets it encoded, and corked flushes (one per connection per turn). */
   packetWriter(): { fastPackets: number; flushes: number };
 }
@@ -212,6 +219,23 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
       this.set(src.routingQueued());
     },
   });
+  new Gauge({
+    name: 'hub_broker_ingress_queued',
+    help: 'Device packets deferred by the ingress scheduler, by lane (events before telemetry)',
+    labelNames: ['lane'] as const,
+    registers: [registry],
+    collect() {
+      const q = src.ingress();
+      this.set({ lane: 'events' }, q.events);
+      this.set({ lane: 'telemetry' }, q.telemetry);
+    },
+  });
+  totalCounter(
+    registry,
+    'hub_broker_ingress_slices_exhausted_total',
+    'Turns of the event loop whose ingress time slice ended with deferred work left (beyond capacity)',
+    () => src.ingress().slicesExhausted,
+  );
   const durableBatchEvents = new Histogram({
     name: 'hub_broker_durable_batch_events',
     help: 'Events per durable-write script call (one call per event-loop turn)',

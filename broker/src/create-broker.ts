@@ -14,6 +14,8 @@ import { type BrokerMetrics, createBrokerMetrics, type ListenerLabel } from './b
 import { shareRouting } from './cluster-routing.js';
 import { ConnectionAdmission } from './connection-admission.js';
 import { DurableWriter } from './durable-writer.js';
+import { type FrameShedder, shedFrames } from './frame-shedder.js';
+import { IngressScheduler } from './ingress-scheduler.js';
 import { LagMonitor, startLagSampler } from './lag-monitor.js';
 import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
@@ -111,6 +113,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   const admission = new ConnectionAdmission(config.admission, clock.now());
   const lag = new LagMonitor({ onMs: config.overload.shedLagMs, offMs: config.overload.shedLagMs / 2 });
   let routing: RoutingGuard | null = null;
+  let ingressRef: IngressScheduler | null = null;
   const backoff = new LoginBackoff(config.loginBackoff);
   const metrics = createBrokerMetrics({
     connectedClients: () => (aedesRef as { connectedClients?: number } | null)?.connectedClients ?? 0,
@@ -121,7 +124,36 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     lagMs: () => lag.lagMs,
     routingQueued: () => routing?.queued() ?? 0,
     packetWriter: () => packetWriterStats,
+    ingress: () => ({
+      events: ingressRef?.queued.events ?? 0,
+      telemetry: ingressRef?.queued.telemetry ?? 0,
+      slicesExhausted: ingressRef?.slicesExhausted ?? 0,
+    }),
   });
+  const ingress = new IngressScheduler({
+    sliceMs: config.overload.ingressSliceMs,
+    maxTelemetryQueued: config.overload.ingressTelemetryMax,
+    routerLoad: () => routing?.load() ?? 0,
+    maxRouterLoad: config.overload.ingressRouterMax,
+    onShed: metrics.shedBy.ingress_queue.inc.bind(metrics.shedBy.ingress_queue),
+    onEventsOverflow: (client) => {
+      const c = client as Client;
+      metrics.rejections.inc({ code: BROKER_REJECT_CODES.RATE_LIMITED, channel: 'event' });
+      log.warn({ clientId: c.id }, 'too many device events waiting: closing the connection (no PUBACK)');
+      c.conn.destroy();
+    },
+  });
+  ingressRef = ingress;
+  const shedCounter = metrics.shed.labels('ingress_queue');
+  const frameShedder: FrameShedder = {
+    get shedding() {
+      return ingress.shedding;
+    },
+    onDropped: (frames, parser) => {
+      shedCounter.inc(frames);
+      ingress.gate(parser as Parameters<IngressScheduler['gate']>[0]);
+    },
+  };
   onBatch = metrics.durableBatchEvents.observe.bind(metrics.durableBatchEvents);
   const hooks = createBrokerHooks({
     registry,
@@ -282,6 +314,10 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     const client = aedes.handle(stream, req);
     capPacketSize(client, maxPacketBytes, onOversize);
     guardPackets(client, onRefusedPacket);
+    if (ingress.enabled) {
+      shedFrames(client, frameShedder);
+      ingress.attach(client);
+    }
   }
 
   let server: Server | null = null;
@@ -410,6 +446,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
       ),
       ws?.close(),
     ]);
+    ingress.close();
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
     uninstallWriter?.();

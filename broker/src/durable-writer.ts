@@ -87,7 +87,8 @@ export class DurableWriter {
 
   /**
    * Records a device event once per (device id, message id), in the next batch.
-   * `done` runs once, after Redis answered for the whole batch.
+   * `done` runs once, after Redis answered for the whole batch. `urgent` (fire alarms)
+   * sends the batch now, with whatever it holds, instead of at the end of the turn.
    */
   recordEvent(
     stream: string,
@@ -96,12 +97,13 @@ export class DurableWriter {
     payload: string,
     receivedAt: number,
     done: RecordEventDone,
+    urgent = false,
   ): void {
     const b = this.batch;
     b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
     b.args.push(deviceId, payload, String(receivedAt));
     b.done.push(done);
-    if (b.done.length >= this.maxBatch) this.flush();
+    if (urgent || b.done.length >= this.maxBatch) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushNow);

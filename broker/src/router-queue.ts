@@ -19,6 +19,8 @@
  * facades below implement exactly that protocol over one pair store.
  */
 
+import { PairRing } from './pair-ring.js';
+
 interface Queued {
   qos?: number;
 }
@@ -26,65 +28,6 @@ interface Queued {
 type Callback = (err?: Error) => void;
 
 function noop(): void {}
-
-/** A FIFO of (message, callback) pairs in a power-of-two ring that doubles when full. */
-class PairRing<M> {
-  private messages: Array<M | undefined>;
-  private callbacks: Array<Callback | undefined>;
-  private head = 0;
-  private mask: number;
-  size = 0;
-
-  constructor(initialCapacity: number) {
-    let cap = 16;
-    while (cap < initialCapacity) cap *= 2;
-    this.messages = new Array<M | undefined>(cap).fill(undefined);
-    this.callbacks = new Array<Callback | undefined>(cap).fill(undefined);
-    this.mask = cap - 1;
-  }
-
-  /** Appends a message; its callback is set by `setLastCallback`. */
-  push(message: M): void {
-    if (this.size === this.messages.length) this.grow();
-    const i = (this.head + this.size) & this.mask;
-    this.messages[i] = message;
-    this.callbacks[i] = noop;
-    this.size++;
-  }
-
-  setLastCallback(cb: Callback): void {
-    if (this.size > 0) this.callbacks[(this.head + this.size - 1) & this.mask] = cb;
-  }
-
-  /** Removes the oldest pair; returns its message, and its callback through `taken`. */
-  shift(taken: { cb: Callback | undefined }): M | undefined {
-    if (this.size === 0) return undefined;
-    const i = this.head;
-    const m = this.messages[i];
-    taken.cb = this.callbacks[i];
-    // Released references: the ring must not keep delivered messages alive.
-    this.messages[i] = undefined;
-    this.callbacks[i] = undefined;
-    this.head = (i + 1) & this.mask;
-    this.size--;
-    return m;
-  }
-
-  private grow(): void {
-    const cap = this.messages.length;
-    const messages = new Array<M | undefined>(cap * 2).fill(undefined);
-    const callbacks = new Array<Callback | undefined>(cap * 2).fill(undefined);
-    for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) & this.mask;
-      messages[k] = this.messages[i];
-      callbacks[k] = this.callbacks[i];
-    }
-    this.messages = messages;
-    this.callbacks = callbacks;
-    this.head = 0;
-    this.mask = cap * 2 - 1;
-  }
-}
 
 /** What mqemitter sees as `_messageQueue`. */
 class MessagesView<M extends Queued> {
@@ -112,12 +55,12 @@ class CallbacksView<M extends Queued> {
 }
 
 export class RouterQueue<M extends Queued> {
-  private readonly priority = new PairRing<M>(256);
-  private readonly normal = new PairRing<M>(1024);
+  private readonly priority = new PairRing<M, Callback>(256);
+  private readonly normal = new PairRing<M, Callback>(1024);
   /** The ring the last `pushMessage` went to: the next callback belongs to it. */
-  private lastPushed: PairRing<M> | null = null;
+  private lastPushed: PairRing<M, Callback> | null = null;
   /** The callback of the message `shiftMessage` just returned. */
-  private readonly taken: { cb: Callback | undefined } = { cb: undefined };
+  private readonly taken: { second: Callback | undefined } = { second: undefined };
   /** Stands in for mqemitter's `_messageQueue`. */
   readonly messages = new MessagesView<M>(this);
   /** Stands in for mqemitter's `_messageCallbacks`. */
@@ -125,26 +68,25 @@ export class RouterQueue<M extends Queued> {
 
   pushMessage(message: M): number {
     const ring = (message.qos ?? 0) > 0 ? this.priority : this.normal;
-    ring.push(message);
+    ring.push(message, noop);
     this.lastPushed = ring;
     return this.length;
   }
 
   pushCallback(cb: Callback): number {
-    this.lastPushed?.setLastCallback(cb);
+    this.lastPushed?.setLastSecond(cb);
     this.lastPushed = null;
     return this.length;
   }
 
   shiftMessage(): M | undefined {
-    this.taken.cb = undefined;
     const ring = this.priority.size > 0 ? this.priority : this.normal;
     return ring.shift(this.taken);
   }
 
   shiftCallback(): Callback | undefined {
-    const cb = this.taken.cb;
-    this.taken.cb = undefined;
+    const cb = this.taken.second;
+    this.taken.second = undefined;
     return cb;
   }
 

@@ -61,6 +61,8 @@ export interface RoutingGuardOptions {
 export interface RoutingGuard {
   /** Messages waiting in the router's queue now (a gauge). */
   queued(): number;
+  /** Messages in delivery plus waiting: how much the router holds now. */
+  load(): number;
 }
 
 export function assertRouterInternals(mq: unknown): asserts mq is RouterInternals {
@@ -134,5 +136,5 @@ export function guardRouting(mq: unknown, opts: RoutingGuardOptions): RoutingGua
     return originalEmit.call(this, message, callback);
   };
 
-  return { queued: () => queue.length };
+  return { queued: () => queue.length, load: () => router.current + queue.length };
 }

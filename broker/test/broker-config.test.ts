@@ -33,6 +33,9 @@ describe('parseBrokerConfig', () => {
       loginBackoff: { baseMs: 250, maxMs: 10_000, forgetAfterMs: 600_000, maxTracked: 10_000 },
       overload: {
         shedLagMs: 100,
+        ingressSliceMs: 1,
+        ingressTelemetryMax: 20_000,
+        ingressRouterMax: 150,
         routingQueueMax: 20_000,
         routingConcurrency: 1000,
         drainTimeoutMs: 30_000,

@@ -90,7 +90,7 @@ describe('packet-writer: one flush per connection per event-loop turn', () => {
   it('many packets written in one turn reach the socket in one call, in order; the next turn is a new flush', async () => {
     uninstall = installPacketWriter();
     const s = new Recorder();
-    const packets = [];
+    const packets: object[] = [];
     for (let i = 1; i <= 200; i++) {
       packets.push({
         cmd: 'publish',
