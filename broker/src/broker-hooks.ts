@@ -9,6 +9,7 @@ import {
   parseTopic,
   REJECT_CODES,
   type RejectCode,
+  RejectLogLimiter,
 } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
@@ -202,6 +203,8 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
   let inflight = 0;
 
   const ackLatency = metrics.eventAckLatency;
+  /** A device with a firmware bug may publish bad payloads all day: one log line per client per minute. */
+  const rejectLog = new RejectLogLimiter();
 
   function channelLabel(topic: string): string {
     return parseTopic(topic, labelScratch) && labelScratch.channel !== null ? labelScratch.channel : 'other';
@@ -215,10 +218,14 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
     message: string,
   ): void {
     metrics.rejections.inc({ code, channel });
-    log.warn(
-      { client: principalName(principal), kind: principal.kind, channel, code, reason: message },
-      'payload rejected',
-    );
+    const name = principalName(principal);
+    const suppressed = rejectLog.admit(name, clock.now());
+    if (suppressed >= 0) {
+      log.warn(
+        { client: name, kind: principal.kind, channel, code, reason: message, suppressed },
+        'payload rejected',
+      );
+    }
     dropped.add(packet);
   }
 

@@ -154,10 +154,13 @@ export function isFireEvent(payload: Buffer | string | undefined): boolean {
 
 /**
  * The most aedes reads from a scheduled connection at once (it asks for everything
- * buffered, up to 64 KiB and more): one read is parsed in one go, so this bounds the
- * work one connection adds to a turn. The rest is read when that batch is done.
+ * buffered, 64 KiB and more). One read is parsed in one go, and with gating a busy
+ * connection is read once per pass of the lane: with 16 KiB reads, 1,000 flooding
+ * connections brought 70,000 readings at a time, the lane overflowed and the broker
+ * shed while idle (16-20k msg/s delivered of 60k offered); with 4 KiB, 49-53k and
+ * nothing shed (bench/broker/RESULTS.md). The rest is read when that batch is done.
  */
-export const MAX_READ_BYTES = 16 * 1024;
+export const MAX_READ_BYTES = 4 * 1024;
 
 function cappedRead(this: SchedConn, n?: number | null): unknown {
   const read = this.hubRead as (n?: number | null) => unknown;

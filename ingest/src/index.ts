@@ -14,7 +14,6 @@ export * from './line-protocol.js';
 export * from './liveness-queries.js';
 export * from './mqtt-source.js';
 export * from './queries.js';
-export * from './reject-log-limiter.js';
 export * from './rule-engine.js';
 export * from './spooling-sink.js';
 export * from './telemetry-pipeline.js';

@@ -20,7 +20,7 @@ import {
   isTrustedDeviceTime,
   statusLine,
 } from './line-protocol.js';
-import { RejectLogLimiter, type RejectLogLimiterOptions } from './reject-log-limiter.js';
+import { RejectLogLimiter, type RejectLogLimiterOptions } from '@hub/protocol';
 
 /**
  * One MQTT message in, InfluxDB lines out:

@@ -253,7 +253,8 @@ describe('pipeline + writer → InfluxDB 1.6', () => {
       return r.length > 0 ? r : undefined;
     });
     expect(rows).toHaveLength(1);
-    expect(w.stats.written).toBe(1);
+    // The row can be visible before the writer has read InfluxDB's 204: wait for that too.
+    expect(await waitFor(() => (w.stats.written === 1 ? true : undefined))).toBe(true);
   });
 
   it('counts a batch InfluxDB refuses (field type conflict) as failed, not written', async () => {

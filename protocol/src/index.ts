@@ -9,6 +9,7 @@ export * from './limits.js';
 export * from './liveness.js';
 export * from './registry-entities.js';
 export * from './reject-codes.js';
+export * from './reject-log-limiter.js';
 export * from './station-messages.js';
 export * from './status.js';
 export * from './telemetry.js';
