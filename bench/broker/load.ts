@@ -95,6 +95,23 @@ export class Conn {
     );
   }
 
+  /**
+   * Pre-encoded frames, written as they are (the open-loop telemetry phases); false,
+   * and nothing written, while more than `maxQueued` bytes wait in this socket: like a
+   * device with a small buffer, the generator drops readings the broker does not take
+   * instead of queueing them for the next phase.
+   */
+  writeRaw(frames: Buffer, maxQueued = 64 * 1024): boolean {
+    if (this.closed || this.socket.writableLength > maxQueued) return false;
+    this.socket.write(frames);
+    return true;
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   subscribe(topic: string, qos: 0 | 1): void {
     this.socket.write(
       mqttPacket.generate({ cmd: 'subscribe', messageId: this.msgId(), subscriptions: [{ topic, qos }] }),
