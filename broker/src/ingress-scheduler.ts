@@ -328,7 +328,6 @@ export class IngressScheduler {
   private drain(): void {
     this.scheduled = false;
     const deadline = this.now() + this.sliceMs;
-    let n = 0;
     let routerFull = false;
     while (this.events.size > 0 || this.telemetry.size > 0) {
       if (this.events.size > 0) {
@@ -359,7 +358,6 @@ export class IngressScheduler {
         this.release(parser, packet);
       }
       // Every packet: a release may read and parse a whole socket read (nextBatch).
-      n++;
       if (this.now() >= deadline) break;
     }
     if (this.shedding && this.telemetryPackets <= this.maxTelemetry / 2) this.shedding = false;

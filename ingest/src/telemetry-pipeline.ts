@@ -8,6 +8,8 @@ import {
   parseTopic,
   REJECT_CODES,
   type RejectCode,
+  RejectLogLimiter,
+  type RejectLogLimiterOptions,
   type Telemetry,
 } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
@@ -20,7 +22,6 @@ import {
   isTrustedDeviceTime,
   statusLine,
 } from './line-protocol.js';
-import { RejectLogLimiter, type RejectLogLimiterOptions } from '@hub/protocol';
 
 /**
  * One MQTT message in, InfluxDB lines out:
