@@ -46,7 +46,24 @@ interface Batch {
   /** ttl, maxlen, field names, then device id, payload, receive time per event. */
   args: string[];
   done: RecordEventDone[];
+  /** Holds a fire alarm: its continuations run as soon as Redis answers. */
+  urgent: boolean;
 }
+
+/** A stored batch whose continuations are being run, a slice per turn. */
+interface Completion {
+  b: Batch;
+  added: unknown[];
+  next: number;
+}
+
+/**
+ * Continuations (PUBACK, routing) run per turn for batches without a fire alarm. One
+ * reply of 256 events ran 256 continuations in one go, about 6 ms of a turn in which
+ * an alarm's reply then waited; a slice keeps turns short, and a batch with a fire
+ * alarm completes at once.
+ */
+export const DONES_PER_TURN = 32;
 
 export class DurableWriter {
   private readonly maxLen: string;
@@ -56,6 +73,26 @@ export class DurableWriter {
   private flushScheduled = false;
   private readonly flushNow = (): void => this.flush();
   private readonly onBatch: ((events: number) => void) | undefined;
+  /** Stored batches whose continuations still run (a handful: one per reply). */
+  private readonly completions: Completion[] = [];
+  private completing = false;
+  private readonly completeSome = (): void => {
+    this.completing = false;
+    let budget = DONES_PER_TURN;
+    while (budget > 0 && this.completions.length > 0) {
+      const c = this.completions[0] as Completion;
+      while (budget > 0 && c.next < c.b.done.length) {
+        const i = c.next++;
+        (c.b.done[i] as RecordEventDone)(null, c.added[i] === 1);
+        budget--;
+      }
+      if (c.next >= c.b.done.length) this.completions.shift();
+    }
+    if (this.completions.length > 0) {
+      this.completing = true;
+      setImmediate(this.completeSome);
+    }
+  };
 
   constructor(
     private readonly redis: Redis,
@@ -71,7 +108,12 @@ export class DurableWriter {
 
   private newBatch(): Batch {
     const F = EVENT_STREAM_FIELDS;
-    return { keys: [], args: [this.ttl, this.maxLen, F.deviceId, F.payload, F.receivedAt], done: [] };
+    return {
+      keys: [],
+      args: [this.ttl, this.maxLen, F.deviceId, F.payload, F.receivedAt],
+      done: [],
+      urgent: false,
+    };
   }
 
   /**
@@ -103,6 +145,7 @@ export class DurableWriter {
     b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
     b.args.push(deviceId, payload, String(receivedAt));
     b.done.push(done);
+    if (urgent) b.urgent = true;
     if (urgent || b.done.length >= this.maxBatch) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -123,7 +166,15 @@ export class DurableWriter {
     this.onBatch?.(b.done.length);
     this.send(b).then(
       (added) => {
-        for (let i = 0; i < b.done.length; i++) (b.done[i] as RecordEventDone)(null, added[i] === 1);
+        if (b.urgent) {
+          for (let i = 0; i < b.done.length; i++) (b.done[i] as RecordEventDone)(null, added[i] === 1);
+          return;
+        }
+        this.completions.push({ b, added, next: 0 });
+        if (!this.completing) {
+          this.completing = true;
+          setImmediate(this.completeSome);
+        }
       },
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
