@@ -331,31 +331,24 @@ export class IngressScheduler {
     let routerFull = false;
     while (this.events.size > 0 || this.telemetry.size > 0) {
       if (this.events.size > 0) {
-        const parser = this.events.shift(this.out) as SchedParser;
-        const packet = this.out.second;
-        this.out.second = undefined;
-        this.release(parser, packet);
+        const parser = this.take(this.events);
+        this.release(parser, this.out.second);
       } else if (this.shedding && this.telemetryPackets > this.maxTelemetry / 2) {
         // Shedding: the oldest readings go first, without costing a routing.
-        const parser = this.telemetry.shift(this.out) as SchedParser;
-        const packet = this.out.second;
-        this.out.second = undefined;
-        if (packet !== undefined) {
-          this.telemetryPackets--;
+        const parser = this.take(this.telemetry);
+        if (this.out.second === undefined) this.release(parser, undefined);
+        else {
           this.onShed();
+          this.letGo(parser);
         }
-        this.release(parser, undefined);
       } else {
         // Telemetry only while the router has room.
         if (this.routerLoad() >= this.maxRouterLoad) {
           routerFull = true;
           break;
         }
-        const parser = this.telemetry.shift(this.out) as SchedParser;
-        const packet = this.out.second;
-        this.out.second = undefined;
-        if (packet !== undefined) this.telemetryPackets--;
-        this.release(parser, packet);
+        const parser = this.take(this.telemetry);
+        this.release(parser, this.out.second);
       }
       // Every packet: a release may read and parse a whole socket read (nextBatch).
       if (this.now() >= deadline) break;
@@ -368,20 +361,26 @@ export class IngressScheduler {
     }
   }
 
+  /** The oldest entry of a lane: its parser, and its packet in `this.out.second` (`undefined`: a placeholder). */
+  private take(ring: PairRing<SchedParser, WirePacket>): SchedParser {
+    const parser = ring.shift(this.out) as SchedParser;
+    if (ring === this.telemetry && this.out.second !== undefined) this.telemetryPackets--;
+    return parser;
+  }
+
   /**
    * Hands a deferred packet to aedes (or drops it when its connection is gone); for a
-   * placeholder or a shed packet (`undefined`), lets aedes read the connection again.
+   * placeholder (`undefined`), lets aedes read the connection again.
    */
   private release(parser: SchedParser, packet: WirePacket | undefined): void {
+    this.out.second = undefined;
     const client = parser.client;
-    client.hubDeferred = (client.hubDeferred ?? 1) - 1;
     if (packet === undefined) {
-      if (client.hubPlaceholder === true) client.hubPlaceholder = false;
-      // nextBatch takes the hold off `_parsingBatch` and reads if nothing else is pending.
-      if (!client.closed) (client._nextBatch as () => void)();
-      else client._parsingBatch--;
+      client.hubPlaceholder = false;
+      this.letGo(parser);
       return;
     }
+    client.hubDeferred = (client.hubDeferred ?? 1) - 1;
     client._parsingBatch--;
     if (client.closed) {
       if ((packet.qos ?? 0) === 0) this.onShed();
@@ -389,6 +388,16 @@ export class IngressScheduler {
       return;
     }
     (parser.hubEnqueue as Enqueue).call(parser, packet);
+  }
+
+  /** Takes one hold off a connection without handing aedes a packet (a placeholder, a shed reading). */
+  private letGo(parser: SchedParser): void {
+    this.out.second = undefined;
+    const client = parser.client;
+    client.hubDeferred = (client.hubDeferred ?? 1) - 1;
+    // nextBatch takes the hold off `_parsingBatch` and reads if nothing else is pending.
+    if (!client.closed) (client._nextBatch as () => void)();
+    else client._parsingBatch--;
   }
 
   /** Hands every deferred packet to aedes now, in order (broker closing). */

@@ -141,6 +141,27 @@ describe('IngressScheduler (unit, fake aedes client)', () => {
     expect(other._parsingBatch).toBe(0);
   });
 
+  it("a shed reading releases its hold but not the connection's placeholder", async () => {
+    const s = new IngressScheduler({
+      sliceMs: 50,
+      maxTelemetryQueued: 4,
+      onShed: () => undefined,
+      routerLoad: () => 10,
+      maxRouterLoad: 5,
+    });
+    const c = fakeClient('device', []);
+    s.attach(c);
+    for (let i = 0; i < 4; i++) c._parser.emit('packet', tele(i));
+    s.gate(c._parser as never);
+    expect(c._parsingBatch).toBe(5);
+    await turn();
+    // Two oldest readings shed, two wait behind the full router, the placeholder last.
+    expect(c._parsingBatch).toBe(3);
+    expect((c as { hubPlaceholder?: boolean }).hubPlaceholder).toBe(true);
+    s.gate(c._parser as never); // still one placeholder: no second hold
+    expect(c._parsingBatch).toBe(3);
+  });
+
   it('peeks the event type without parsing the JSON', () => {
     expect(peekEventType(Buffer.from('{"v":1, "type" :\t"alarm","id":"x"}'))).toBe('alarm');
     expect(isFireEvent(Buffer.from('{"type":"smoke_linkage"}'))).toBe(true);
