@@ -22,15 +22,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePorts } from '@hub/deploy';
 import { hubKeys } from '@hub/protocol';
 import { demoDeviceSecret, generateDemoTownship, RegistryStore } from '@hub/registry';
 import { Redis } from 'ioredis';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { type Conn, connectAll, percentile } from './load.js';
+import { privateRedisArgs } from './private-redis.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,14 +56,6 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}
 
 async function waitHttp(url: string): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -90,25 +83,10 @@ function summary(xs: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const redisPort = await freePort();
-  const mqttPort = await freePort();
-  const httpPort = await freePort();
+  const [redisPort, mqttPort, httpPort] = (await freePorts(3)) as [number, number, number];
   const dir = mkdtempSync(join(tmpdir(), 'event-ack-'));
   try {
-    start('redis-server', [
-      '--port',
-      String(redisPort),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-    ]);
+    start('redis-server', privateRedisArgs(redisPort, dir));
     const redis = new Redis(`redis://127.0.0.1:${redisPort}`, {
       retryStrategy: (n) => (n > 50 ? null : 100),
     });

@@ -28,11 +28,13 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePorts } from '@hub/deploy';
 import { hubKeys } from '@hub/protocol';
 import { demoDeviceSecret, generateDemoTownship, RegistryStore } from '@hub/registry';
 import { Redis } from 'ioredis';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { type Conn, type Credentials, connectAll, percentile } from './load.js';
+import { privateRedisArgs } from './private-redis.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -433,37 +435,14 @@ async function startProbe(port: number, device: Credentials, subscriber: Credent
   };
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}
-
 async function main() {
-  for (const k of Object.keys(PORTS) as Array<keyof typeof PORTS>) PORTS[k] = await freePort();
+  const free = await freePorts(4);
+  [PORTS.redis, PORTS.hub, PORTS.hubHttp, PORTS.mosquitto] = free as [number, number, number, number];
   const dir = mkdtempSync(join(tmpdir(), 'broker-bench-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     // A private Redis with AOF, as the hub runs it.
-    const redisProc = start('redis-server', [
-      '--port',
-      String(PORTS.redis),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-      '--maxmemory-policy',
-      'noeviction',
-    ]);
+    const redisProc = start('redis-server', privateRedisArgs(PORTS.redis, dir));
     await waitPort(PORTS.redis, 'redis');
     const redisUrl = `redis://127.0.0.1:${PORTS.redis}`;
     const redis = new Redis(redisUrl);
