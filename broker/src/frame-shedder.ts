@@ -52,9 +52,19 @@ export interface FrameShedder {
 /** Kept ranges of one chunk (start, end pairs), reused: parse is synchronous. */
 const ranges: number[] = [];
 
+/** What `filterChunk` returns, one object reused: read it before the next call. */
+const result: { out: Buffer; dropped: number } = { out: Buffer.alloc(0), dropped: 0 };
+
+function done(out: Buffer, dropped: number): { out: Buffer; dropped: number } {
+  result.out = out;
+  result.dropped = dropped;
+  return result;
+}
+
 /**
  * Walks the chunk's frames and returns what mqtt-packet should see: `buf` itself when
  * nothing is dropped or held back (the common case, no copy), else the kept bytes.
+ * The result object is reused (no allocation per chunk): read it before the next call.
  */
 export function filterChunk(
   st: ScanState,
@@ -67,27 +77,20 @@ export function filterChunk(
     st.carry = null;
   }
   const n = buf.length;
-  if (st.broken) return { out: buf, dropped: 0 };
+  if (st.broken) return done(buf, 0);
   ranges.length = 0;
   let dropped = 0;
   let cut = false;
-  /** Start of the run of kept bytes being extended, or -1. */
+  // `run`: start of the run of kept bytes being extended, or -1. A kept segment at `a`
+  // starts a run if none is open; a dropped one closes the open run at `a`.
   let run = -1;
-  const keep = (a: number) => {
-    if (run < 0) run = a;
-  };
-  const skip = (a: number) => {
-    if (run >= 0 && a > run) ranges.push(run, a);
-    run = -1;
-    cut = true;
-  };
   let i = 0;
   if (st.pass > 0) {
-    keep(0);
+    run = 0;
     i = Math.min(st.pass, n);
     st.pass -= i;
   } else if (st.drop > 0) {
-    skip(0);
+    cut = true;
     i = Math.min(st.drop, n);
     st.drop -= i;
   }
@@ -114,7 +117,7 @@ export function filterChunk(
     }
     if (malformed) {
       st.broken = true;
-      keep(start);
+      if (run < 0) run = start;
       break;
     }
     if (!complete) {
@@ -127,22 +130,24 @@ export function filterChunk(
     const end = j + len;
     // PUBLISH (type 3) with QoS 0; the dup and retain bits may be anything.
     if (dropTelemetry && (first & 0xf6) === 0x30) {
-      skip(start);
+      if (run >= 0 && start > run) ranges.push(run, start);
+      run = -1;
+      cut = true;
       dropped++;
       if (end > n) st.drop = end - n;
     } else {
-      keep(start);
+      if (run < 0) run = start;
       if (end > n) st.pass = end - n;
     }
     i = end;
   }
-  if (!cut) return { out: buf, dropped };
+  if (!cut) return done(buf, dropped);
   if (run >= 0 && stop > run) ranges.push(run, stop);
-  if (ranges.length === 0) return { out: buf.subarray(0, 0), dropped };
-  if (ranges.length === 2) return { out: buf.subarray(ranges[0], ranges[1]), dropped };
+  if (ranges.length === 0) return done(buf.subarray(0, 0), dropped);
+  if (ranges.length === 2) return done(buf.subarray(ranges[0], ranges[1]), dropped);
   const parts: Buffer[] = [];
   for (let k = 0; k < ranges.length; k += 2) parts.push(buf.subarray(ranges[k], ranges[k + 1]));
-  return { out: Buffer.concat(parts), dropped };
+  return done(Buffer.concat(parts), dropped);
 }
 
 function shedParse(this: ShedParser, buf: Buffer): unknown {
