@@ -34,6 +34,7 @@ import {
 import type { DurableWriter } from './durable-writer.js';
 import type { LagMonitor } from './lag-monitor.js';
 import type { LoginBackoff } from './login-backoff.js';
+import { markUrgent, writingUrgently } from './packet-writer.js';
 import { type DevicePrincipal, type Principal, principalName, type StationPrincipal } from './principal.js';
 
 /**
@@ -461,6 +462,8 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
       callback(refused);
       return;
     }
+    // Its deliveries leave at once, not at the end of the turn (packet-writer.ts).
+    if (fire) markUrgent(packet.payload);
     // One closure per event (not per telemetry message): events are the rare,
     // must-not-lose path, and the callback must reach this packet's aedes continuation.
     writer.recordEvent(
@@ -474,7 +477,9 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
         if (err === null) {
           ackLatency.observe((performance.now() - started) / 1000);
           metrics.durableWrites.inc({ stream, result: added ? 'ok' : 'duplicate' });
-          callback(null);
+          // aedes writes the PUBACK synchronously from here: a fire alarm's is sent at once.
+          if (fire) writingUrgently(() => callback(null));
+          else callback(null);
           return;
         }
         metrics.durableWrites.inc({ stream, result: 'failed' });

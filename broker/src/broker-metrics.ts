@@ -68,8 +68,8 @@ export interface MetricSources {
   routingQueued(): number;
   /** ingress-scheduler.ts: deferred packets waiting per lane, and slices that ran out of time. */
   ingress(): { events: number; telemetry: number; slicesExhausted: number };
-  /** packet-writer.ts: packets it encoded, and corked flushes (one per connection per turn). */
-  packetWriter(): { fastPackets: number; flushes: number };
+  /** packet-writer.ts: packets it encoded, corked flushes (one per connection per turn), urgent writes. */
+  packetWriter(): { fastPackets: number; flushes: number; urgentWrites: number };
 }
 
 /** A counter whose value is read from a running total when scraped. */
@@ -253,6 +253,12 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     'hub_broker_write_flushes_total',
     'Socket flushes of corked writes (one per connection per event-loop turn it was written to)',
     () => src.packetWriter().flushes,
+  );
+  totalCounter(
+    registry,
+    'hub_broker_urgent_writes_total',
+    'Fire-alarm PUBACKs and deliveries sent at once instead of at the end of the turn',
+    () => src.packetWriter().urgentWrites,
   );
   const clusterReceived = new Counter({
     name: 'hub_broker_cluster_received_total',

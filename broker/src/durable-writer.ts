@@ -37,6 +37,11 @@ export interface DurableWriterOptions {
   maxBatch?: number;
   /** Told the size of every batch sent (a metric). */
   onBatch?: (events: number) => void;
+  /**
+   * A second connection (same options) for fire alarms: Redis answers each connection
+   * in order, so on the main one an alarm would wait for every batch sent before it.
+   */
+  fireRedis?: Redis;
 }
 
 /** One script call's worth of events. */
@@ -73,6 +78,7 @@ export class DurableWriter {
   private flushScheduled = false;
   private readonly flushNow = (): void => this.flush();
   private readonly onBatch: ((events: number) => void) | undefined;
+  private readonly fireRedis: Redis;
   /** Stored batches whose continuations still run (a handful: one per reply). */
   private readonly completions: Completion[] = [];
   private completing = false;
@@ -103,6 +109,7 @@ export class DurableWriter {
     this.ttl = String(opts.seenTtlS);
     this.maxBatch = opts.maxBatch ?? 256;
     this.onBatch = opts.onBatch;
+    this.fireRedis = opts.fireRedis ?? redis;
     this.batch = this.newBatch();
   }
 
@@ -130,7 +137,7 @@ export class DurableWriter {
   /**
    * Records a device event once per (device id, message id), in the next batch.
    * `done` runs once, after Redis answered for the whole batch. `urgent` (fire alarms)
-   * sends the batch now, with whatever it holds, instead of at the end of the turn.
+   * sends this event now, in a script call of its own, instead of at the end of the turn.
    */
   recordEvent(
     stream: string,
@@ -141,12 +148,20 @@ export class DurableWriter {
     done: RecordEventDone,
     urgent = false,
   ): void {
+    if (urgent) {
+      // Alone, and ahead of the batch this turn has gathered so far: a script of 256
+      // events holds Redis for a few ms, which the alarm does not wait for. The batch
+      // never holds an earlier fire alarm (each one leaves at once), so the fire lane
+      // keeps its order.
+      const alone = this.newBatch();
+      alone.urgent = true;
+      this.add(alone, stream, deviceId, messageId, payload, receivedAt, done);
+      this.sendBatch(alone);
+      return;
+    }
     const b = this.batch;
-    b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
-    b.args.push(deviceId, payload, String(receivedAt));
-    b.done.push(done);
-    if (urgent) b.urgent = true;
-    if (urgent || b.done.length >= this.maxBatch) this.flush();
+    this.add(b, stream, deviceId, messageId, payload, receivedAt, done);
+    if (b.done.length >= this.maxBatch) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushNow);
@@ -158,11 +173,29 @@ export class DurableWriter {
     return this.batch.done.length;
   }
 
+  private add(
+    b: Batch,
+    stream: string,
+    deviceId: string,
+    messageId: string,
+    payload: string,
+    receivedAt: number,
+    done: RecordEventDone,
+  ): void {
+    b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
+    b.args.push(deviceId, payload, String(receivedAt));
+    b.done.push(done);
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     const b = this.batch;
     if (b.done.length === 0) return;
     this.batch = this.newBatch();
+    this.sendBatch(b);
+  }
+
+  private sendBatch(b: Batch): void {
     this.onBatch?.(b.done.length);
     this.send(b).then(
       (added) => {
@@ -184,12 +217,13 @@ export class DurableWriter {
   }
 
   private async send(b: Batch): Promise<unknown[]> {
+    const redis = b.urgent ? this.fireRedis : this.redis;
     try {
       // One argument array per batch (never per event).
-      return (await this.redis.evalsha(RECORD_EVENTS_SHA, b.keys.length, ...b.keys, ...b.args)) as unknown[];
+      return (await redis.evalsha(RECORD_EVENTS_SHA, b.keys.length, ...b.keys, ...b.args)) as unknown[];
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(RECORD_EVENTS_LUA, b.keys.length, ...b.keys, ...b.args)) as unknown[];
+      return (await redis.eval(RECORD_EVENTS_LUA, b.keys.length, ...b.keys, ...b.args)) as unknown[];
     }
   }
 
@@ -211,8 +245,12 @@ export class DurableWriter {
     );
   }
 
-  /** Round trip to Redis, for readiness. */
+  /** Round trip to Redis on each connection, for readiness. */
   async ping(): Promise<boolean> {
-    return (await this.redis.ping()) === 'PONG';
+    const [main, fire] = await Promise.all([
+      this.redis.ping(),
+      this.fireRedis === this.redis ? 'PONG' : this.fireRedis.ping(),
+    ]);
+    return main === 'PONG' && fire === 'PONG';
   }
 }

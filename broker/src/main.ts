@@ -50,17 +50,21 @@ async function main(): Promise<void> {
   const commands = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
   const subscriber = new Redis(config.redisUrl, { lazyConnect: true });
   // Durable writes before PUBACK: fail fast, never queue while disconnected.
-  const durable = new Redis(config.redisUrl, {
+  const durableOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     commandTimeout: config.durable.commandTimeoutMs,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: config.durable.autoPipeline,
-  });
+  };
+  const durable = new Redis(config.redisUrl, durableOptions);
+  // Fire alarms alone, so they do not queue behind the batches in flight on `durable`.
+  const fireDurable = new Redis(config.redisUrl, durableOptions);
   commands.on('error', onRedisError('commands'));
   subscriber.on('error', onRedisError('subscriber'));
   durable.on('error', onRedisError('durable'));
-  await Promise.all([commands.connect(), subscriber.connect(), durable.connect()]);
+  fireDurable.on('error', onRedisError('durable-fire'));
+  await Promise.all([commands.connect(), subscriber.connect(), durable.connect(), fireDurable.connect()]);
 
   const registry = await RegistryCache.start({
     redis: commands,
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
     ...(tls !== undefined ? { tls } : {}),
     registry,
     redis: durable,
+    fireRedis: fireDurable,
     logger: log,
     ...(clusterPub !== null && clusterSub !== null && config.clusterChannel !== null
       ? { cluster: { pub: clusterPub, sub: clusterSub, channel: config.clusterChannel } }
@@ -146,6 +151,7 @@ async function main(): Promise<void> {
       commands.quit(),
       subscriber.quit(),
       durable.quit(),
+      fireDurable.quit(),
       clusterPub?.quit(),
       clusterSub?.quit(),
     ]);

@@ -51,8 +51,8 @@ const corked: CorkableStream[] = [];
 let flushScheduled = false;
 let installs = 0;
 
-/** Counters for /metrics: packets encoded here, and flushes (one per corked connection and turn). */
-export const packetWriterStats = { fastPackets: 0, flushes: 0 };
+/** Counters for /metrics: packets encoded here, flushes (one per corked connection and turn), urgent writes. */
+export const packetWriterStats = { fastPackets: 0, flushes: 0, urgentWrites: 0 };
 
 function flushCorked(): void {
   flushScheduled = false;
@@ -132,6 +132,41 @@ export function encodePuback(p: OutPacket): Buffer | null {
   return buf;
 }
 
+/**
+ * Fire alarms skip the wait for the check phase. Under saturation one turn of the event
+ * loop is 10-30 ms (the poll phase reads every busy connection), and an alarm crossed
+ * two turn ends that way: its PUBACK was written in the turn Redis answered and sent at
+ * the end of it, and its delivery was written in that check phase and sent at the end
+ * of the next turn. An urgent write uncorks its connection at once (what waited there
+ * goes first, so order holds): the PUBACK while `urgentDepth` is set (the fire alarm's
+ * continuation runs synchronously down to aedes' PubAck write), each delivery of a
+ * payload marked with `markUrgent` (aedes copies the payload reference, never the
+ * bytes, into every subscriber's packet).
+ */
+const urgentPayloads = new WeakSet<object>();
+let urgentDepth = 0;
+
+/** Deliveries of this payload are sent at once (a fire alarm's). */
+export function markUrgent(payload: unknown): void {
+  if (typeof payload === 'object' && payload !== null) urgentPayloads.add(payload);
+}
+
+/** Runs `fn`; what it writes (a fire alarm's PUBACK) is sent at once. */
+export function writingUrgently(fn: () => void): void {
+  urgentDepth++;
+  try {
+    fn();
+  } finally {
+    urgentDepth--;
+  }
+}
+
+function isUrgent(p: OutPacket): boolean {
+  if (urgentDepth > 0) return true;
+  const payload = p.payload;
+  return typeof payload === 'object' && payload !== null && urgentPayloads.has(payload);
+}
+
 function hubWriteToStream(packet: unknown, stream: Writable, opts?: unknown): boolean {
   const p = packet as OutPacket;
   const s = stream as CorkableStream;
@@ -139,6 +174,18 @@ function hubWriteToStream(packet: unknown, stream: Writable, opts?: unknown): bo
   if (opts === undefined) {
     if (p.cmd === 'publish') buf = encodePublish(p);
     else if (p.cmd === 'puback') buf = encodePuback(p);
+  }
+  if (buf !== null && isUrgent(p)) {
+    packetWriterStats.fastPackets++;
+    packetWriterStats.urgentWrites++;
+    const ok = s.write(buf);
+    // Left in `corked`: flushCorked's uncork of an uncorked stream does nothing.
+    if (s[CORKED] === true) {
+      s[CORKED] = false;
+      s.uncork();
+      packetWriterStats.flushes++;
+    }
+    return ok;
   }
   corkForThisTurn(s);
   if (buf === null) return originalWriteToStream(packet, stream, opts);

@@ -83,6 +83,40 @@ describe('DurableWriter: one script call per event-loop turn (real Redis)', () =
     expect(await admin.xlen(stream)).toBe(3);
   });
 
+  it('a fire alarm goes alone, at once, ahead of the batch gathered this turn', async () => {
+    const sizes: number[] = [];
+    const w = new DurableWriter(conn, keys, {
+      streamMaxLen: 100_000,
+      seenTtlS: 60,
+      onBatch: (n) => sizes.push(n),
+    });
+    const order: string[] = [];
+    const record = (stream: string, id: string, urgent: boolean) =>
+      new Promise<void>((resolve) =>
+        w.recordEvent(
+          stream,
+          'dev-5',
+          id,
+          `{"id":"${id}"}`,
+          1,
+          (err) => {
+            expect(err).toBeNull();
+            order.push(id);
+            resolve();
+          },
+          urgent,
+        ),
+      );
+    const all = [record(keys.otherEvents, 't1', false), record(keys.otherEvents, 't2', false)];
+    all.push(record(keys.fireEvents, 'alarm1', true));
+    expect(sizes).toEqual([1]); // sent before the turn ends; t1 and t2 still wait
+    expect(w.pending).toBe(2);
+    await Promise.all(all);
+    expect(sizes).toEqual([1, 2]);
+    expect(order).toEqual(['alarm1', 't1', 't2']);
+    expect(await admin.xlen(keys.fireEvents)).toBeGreaterThanOrEqual(1);
+  });
+
   it('when Redis is away every event of the batch fails (no PUBACK for any of them)', async () => {
     const port = await closedPort();
     const away = durableRedis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null });

@@ -1,7 +1,14 @@
 import { Writable } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodePuback, encodePublish, installPacketWriter, packetWriterStats } from '../src/packet-writer.js';
+import {
+  encodePuback,
+  encodePublish,
+  installPacketWriter,
+  markUrgent,
+  packetWriterStats,
+  writingUrgently,
+} from '../src/packet-writer.js';
 
 /** mqtt-packet's own encoding of a packet (what aedes wrote before). */
 function reference(packet: object): Buffer {
@@ -123,6 +130,63 @@ describe('packet-writer: one flush per connection per event-loop turn', () => {
     mqttPacket.writeToStream({ cmd: 'puback', messageId: 9 }, s);
     await nextTurn();
     expect(s.calls).toBe(2);
+  });
+
+  it("a fire alarm's PUBACK and deliveries leave at once, behind what waited on the connection", async () => {
+    uninstall = installPacketWriter();
+    const s = new Recorder();
+    const sub = new Recorder();
+    const telemetry = {
+      cmd: 'publish',
+      topic: 'v1/dev/d1/telemetry',
+      payload: Buffer.from('{"t":1}'),
+      qos: 0,
+    };
+    mqttPacket.writeToStream({ cmd: 'puback', messageId: 1 } as mqttPacket.Packet, s);
+    mqttPacket.writeToStream(telemetry as mqttPacket.Packet, sub);
+    expect(s.calls + sub.calls).toBe(0); // corked, as any packet
+    const before = packetWriterStats.urgentWrites;
+
+    writingUrgently(() => mqttPacket.writeToStream({ cmd: 'puback', messageId: 2 } as mqttPacket.Packet, s));
+    expect(s.calls).toBe(1); // before any check phase: the waiting PUBACK 1 first, then 2
+    expect(
+      Buffer.concat(s.bytes).equals(
+        Buffer.concat([
+          reference({ cmd: 'puback', messageId: 1 }),
+          reference({ cmd: 'puback', messageId: 2 }),
+        ]),
+      ),
+    ).toBe(true);
+
+    const alarmPayload = Buffer.from('{"type":"alarm"}');
+    markUrgent(alarmPayload);
+    // aedes gives each subscriber its own packet object around the same payload buffer.
+    const delivery = {
+      cmd: 'publish',
+      topic: 'v1/dev/d9/event',
+      payload: alarmPayload,
+      qos: 1,
+      messageId: 5,
+    };
+    mqttPacket.writeToStream(delivery as mqttPacket.Packet, sub);
+    expect(sub.calls).toBe(1);
+    expect(Buffer.concat(sub.bytes).equals(Buffer.concat([reference(telemetry), reference(delivery)]))).toBe(
+      true,
+    );
+    expect(packetWriterStats.urgentWrites - before).toBe(2);
+
+    // Outside the urgent window, and for other payloads, writes wait for the turn again.
+    mqttPacket.writeToStream({ cmd: 'puback', messageId: 3 } as mqttPacket.Packet, s);
+    mqttPacket.writeToStream(
+      { ...delivery, payload: Buffer.from('{"type":"test"}') } as mqttPacket.Packet,
+      sub,
+    );
+    expect(s.calls).toBe(1);
+    expect(sub.calls).toBe(1);
+    await nextTurn();
+    await nextTurn();
+    expect(s.calls).toBe(2);
+    expect(sub.calls).toBe(2);
   });
 
   it('uninstalled, mqtt-packet writes as before (several writes per packet, no cork across turns)', async () => {
