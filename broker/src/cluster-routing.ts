@@ -16,10 +16,22 @@ import type { Redis } from 'ioredis';
  *
  * Every broker receives every message (one channel, no per-topic subscriptions): right
  * for a few brokers behind one address; the cost is one Redis PUBLISH per message and
- * a decode per message per other broker. Retained messages and persistent sessions
- * stay per process (aedes' memory persistence): a subscriber on B does not get a status
- * retained on A. Durable events are unaffected (each broker writes them to Redis
- * before its PUBACK).
+ * a decode per message per other broker. Durable events are unaffected (each broker
+ * writes them to Redis before its PUBACK).
+ *
+ * Retained messages (device status) are shared too, when `retained` is given: a
+ * retained message this broker originates is also written into a Redis hash (topic →
+ * frame; an empty payload deletes), on the same connection and before its PUBLISH; a
+ * frame from another broker with the retain flag is stored in this broker's own
+ * retained store; and at start a broker loads the hash after subscribing, skipping
+ * topics a live frame already set meanwhile (that one is newer). So a subscriber on B
+ * gets the status retained on A, also when B started later. Persistent sessions stay
+ * per process (aedes' memory persistence).
+ *
+ * Takeover across brokers: the `$SYS/<id>/new/clients` notice from another broker
+ * makes aedes close the local connection of that client id, which would publish its
+ * will (an `offline` status after the new connection's `online`): `onRemoteNewClient`
+ * runs first, so the caller can drop that will.
  *
  * Frame: u16 topic length | topic | u8 (qos | retain<<2) | u8 broker id length |
  * broker id | f64 broker counter | payload.
@@ -50,6 +62,16 @@ export interface ClusterRoutingOptions {
   onReceived?: () => void;
   /** Called when a PUBLISH to Redis failed (the message was still routed locally). */
   onPublishError?: (err: unknown) => void;
+  /** Share retained messages through this hash; `store` puts one into the local retained store. */
+  retained?: {
+    key: string;
+    store: (packet: DecodedFrame) => Promise<void>;
+    onError?: (err: unknown) => void;
+    /** How many were loaded from the hash at start. */
+    onLoaded?: (count: number) => void;
+  };
+  /** Another broker registered this client id (before aedes closes a local connection of it). */
+  onRemoteNewClient?: (clientId: string) => void;
 }
 
 export interface ClusterRouting {
@@ -121,26 +143,75 @@ export function shareRouting(mq: unknown, opts: ClusterRoutingOptions): ClusterR
   const onPublishError = opts.onPublishError ?? noop;
   const channelBuf = Buffer.from(channel);
 
+  const retained = opts.retained;
+  const onRetainedError = retained?.onError ?? noop;
+  const onRemoteNewClient = opts.onRemoteNewClient;
+  /** Topics a live frame set while the hash loads (null once loaded). */
+  let setWhileLoading: Set<string> | null = null;
+
   router.emit = function clusterEmit(this: Router, message: Message, callback?: Callback) {
     // Only what this broker originates; frames from others are emitted via localEmit.
     if ((message.brokerId ?? brokerId) === brokerId) {
-      pub.publish(channelBuf, encodeFrame(message)).catch(onPublishError);
+      const frame = encodeFrame(message);
+      if (message.retain === true && retained !== undefined) {
+        const empty = message.payload.length === 0;
+        (empty ? pub.hdel(retained.key, message.topic) : pub.hset(retained.key, message.topic, frame)).catch(
+          onRetainedError,
+        );
+      }
+      pub.publish(channelBuf, frame).catch(onPublishError);
     }
     return localEmit.call(this, message, callback);
   };
+
+  function storeLocally(m: DecodedFrame): void {
+    retained?.store(m).catch(onRetainedError);
+  }
 
   function onFrame(ch: Buffer, frame: Buffer): void {
     if (!ch.equals(channelBuf)) return;
     const m = decodeFrame(frame);
     if (m === null || m.brokerId === brokerId) return;
     onReceived();
+    if (m.retain && retained !== undefined) {
+      setWhileLoading?.add(m.topic);
+      storeLocally(m);
+    }
+    if (onRemoteNewClient !== undefined && m.topic.startsWith('$SYS/') && m.topic.endsWith('/new/clients')) {
+      onRemoteNewClient(m.payload.toString('utf8'));
+    }
     localEmit.call(router, m, noop);
+  }
+
+  /** Loads the shared retained messages into the local store, 1,000 hash fields per call. */
+  async function loadRetained(key: string): Promise<number> {
+    let cursor = '0';
+    let loaded = 0;
+    do {
+      const [next, flat] = await pub.hscanBuffer(key, cursor, 'COUNT', 1000);
+      cursor = next.toString();
+      for (let i = 1; i < flat.length; i += 2) {
+        const m = decodeFrame(flat[i] as Buffer);
+        if (m === null || setWhileLoading?.has(m.topic) === true) continue;
+        storeLocally(m);
+        loaded++;
+      }
+    } while (cursor !== '0');
+    return loaded;
   }
 
   return {
     async start() {
       sub.on('messageBuffer', onFrame);
       await sub.subscribe(channel);
+      if (retained !== undefined) {
+        setWhileLoading = new Set();
+        try {
+          retained.onLoaded?.(await loadRetained(retained.key));
+        } finally {
+          setWhileLoading = null;
+        }
+      }
     },
     async stop() {
       sub.off('messageBuffer', onFrame);

@@ -209,6 +209,21 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
             metrics.clusterPublishErrors.inc();
             log.warn({ err }, 'cluster routing: PUBLISH to Redis failed (message routed locally only)');
           },
+          retained: {
+            key: keys.brokerRetained,
+            store: (packet) =>
+              (
+                aedes as unknown as { persistence: { storeRetained(p: unknown): Promise<void> } }
+              ).persistence.storeRetained(packet),
+            onError: (err) =>
+              log.warn({ err }, 'cluster routing: shared retained message not written or stored'),
+            onLoaded: (count) => log.info({ count }, 'cluster routing: shared retained messages loaded'),
+          },
+          // A takeover on another broker: the local connection's will must not fire.
+          onRemoteNewClient: (clientId) => {
+            const previous = (aedes as unknown as AedesInternals).clients[clientId];
+            if (previous !== undefined && !previous.closed) dropForTakeover(previous, 'on another broker');
+          },
         });
 
   // Acknowledged-but-dropped publishes (invalid payloads, see broker-hooks.ts) reach
@@ -224,6 +239,16 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     routePublish.call(aedes, packet, client, done);
   };
 
+  /** The connection aedes is about to close for a takeover: its will must not fire. */
+  function dropForTakeover(previous: Client, where: string): void {
+    (previous as unknown as { will: unknown }).will = null;
+    metrics.takeovers.inc();
+    log.info(
+      { clientId: previous.id, where },
+      'same client id connected again: closing the previous connection',
+    );
+  }
+
   // [MQTT-3.1.4-2]: a second CONNECT with the same client id closes the first
   // connection (aedes does it in registerClient). The old connection's will is dropped
   // first: the device is online again on the new connection, and an `offline` will
@@ -233,11 +258,7 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   const registerClient = internals.registerClient.bind(aedes);
   internals.registerClient = (client: Client) => {
     const previous = internals.clients[client.id];
-    if (previous !== undefined && previous !== client && !previous.closed) {
-      (previous as unknown as { will: unknown }).will = null;
-      metrics.takeovers.inc();
-      log.info({ clientId: client.id }, 'same client id connected again: closing the previous connection');
-    }
+    if (previous !== undefined && previous !== client && !previous.closed) dropForTakeover(previous, 'here');
     registerClient(client);
   };
 

@@ -7,16 +7,19 @@ import { decodeFrame, encodeFrame } from '../src/cluster-routing.js';
 import {
   closed,
   connectDevice,
+  connectDeviceWithWill,
   connectService,
   connectStation,
   counterValue,
   eventJson,
   type RegistryFixture,
   type RunningBroker,
+  retainedStatus,
   startBroker,
   subscribeGranted,
   testConfig,
   waitFor,
+  waitForStatus,
 } from './support/broker-fixture.js';
 import { openRegistrySuite, type RegistrySuite } from './support/broker-suite.js';
 
@@ -129,5 +132,61 @@ describe('two brokers sharing routing (TCP + real Redis)', () => {
     const second = await track(connectDevice(b.url, dev));
     await gone;
     expect(second.connected).toBe(true);
+  });
+
+  it('a status retained on A is retained on B, and on a broker started later', async () => {
+    const d2 = suite.ids[1]!;
+    const d = await track(connectDevice(a.url, d2));
+    const online = { v: 1, ts: 11, state: 'online' };
+    await d.publishAsync(deviceTopic(d2, 'status'), JSON.stringify(online), { qos: 1, retain: true });
+    expect(await waitForStatus(a.url, d2, (st) => st.ts === 11)).toEqual(online);
+    // B got it as a live frame (the subscriber below arrives after it).
+    await waitForStatus(b.url, d2, (st) => st.ts === 11);
+    // C starts after it was published: it loads the shared hash.
+    const c = await clusterBroker();
+    try {
+      expect(await waitForStatus(c.url, d2, (st) => st.ts === 11)).toEqual(online);
+      const newer = { v: 1, ts: 12, state: 'online', fw: '2.2' };
+      await d.publishAsync(deviceTopic(d2, 'status'), JSON.stringify(newer), { qos: 1, retain: true });
+      await waitForStatus(c.url, d2, (st) => st.ts === 12);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("a takeover across brokers does not publish the old connection's will: the status stays online", async () => {
+    const d3 = suite.ids[2]!;
+    const first = await track(connectDeviceWithWill(a.url, d3));
+    const online = { v: 1, ts: 21, state: 'online' };
+    await first.publishAsync(deviceTopic(d3, 'status'), JSON.stringify(online), { qos: 1, retain: true });
+    await waitForStatus(b.url, d3, (st) => st.ts === 21);
+    const watcher = await track(connectService(b.url, 'hub-alerts', 'hub-alerts-takeover'));
+    const seen: string[] = [];
+    watcher.on('message', (_t, p) => seen.push(p.toString()));
+    expect(await subscribeGranted(watcher, [deviceTopic(d3, 'status')])).toEqual([1]);
+    await waitFor('retained online at the watcher', () => seen.length === 1);
+
+    const willsBefore = await counterValue(a.broker.metrics.willsPublished, {});
+    const takeoversBefore = await counterValue(a.broker.metrics.takeovers, {});
+    const gone = closed(first);
+    const second = await track(connectDeviceWithWill(b.url, d3));
+    await gone;
+    expect(second.connected).toBe(true);
+    await waitFor(
+      'takeover counted on A',
+      async () => (await counterValue(a.broker.metrics.takeovers, {})) > takeoversBefore,
+    );
+    // A marker through A after the close, on the same channel in order: an offline will
+    // routed from A would reach the watcher before it.
+    const d4 = suite.ids[3]!;
+    expect(await subscribeGranted(watcher, [deviceTopic(d4, 'status')])).toEqual([1]);
+    const markerDevice = await track(connectDevice(a.url, d4));
+    const marker = JSON.stringify({ v: 1, ts: 22, state: 'online' });
+    await markerDevice.publishAsync(deviceTopic(d4, 'status'), marker, { qos: 1 });
+    await waitFor('marker at the watcher', () => seen.includes(marker));
+    expect(await counterValue(a.broker.metrics.willsPublished, {})).toBe(willsBefore);
+    expect(seen).toEqual([JSON.stringify(online), marker]);
+    expect((await retainedStatus(a.url, d3)).state).toBe('online');
+    expect((await retainedStatus(b.url, d3)).state).toBe('online');
   });
 });

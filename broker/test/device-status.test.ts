@@ -1,11 +1,12 @@
 import { deviceTopic } from '@hub/protocol';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectDeviceWithWill,
   connectService,
   counterValue,
   deviceSecret,
   type RunningBroker,
+  retainedStatus as statusNow,
   subscribeGranted,
   waitFor,
 } from './support/broker-fixture.js';
@@ -34,37 +35,8 @@ describe('device status from the last will (TCP + real Redis)', () => {
     await suite?.close();
   });
 
-  function connectWithWill(): Promise<MqttClient> {
-    return mqtt.connectAsync(run.url, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      clientId: dev,
-      username: dev,
-      password: deviceSecret(dev),
-      will: {
-        topic: deviceTopic(dev, 'status'),
-        payload: Buffer.from(JSON.stringify({ v: 1, ts: 5, state: 'offline', reason: 'lost' })),
-        qos: 1,
-        retain: true,
-      },
-    });
-  }
-
-  /** What a subscriber that arrives now receives on the device's status topic (the retained state). */
-  async function retainedStatus(): Promise<{ state: string; ts: number; reason?: string }> {
-    const sub = await connectService(run.url, 'hub-dashboard', `hub-dashboard-st${Date.now() % 100000}`);
-    try {
-      const got: string[] = [];
-      sub.on('message', (_t, p, packet) => {
-        if (packet.retain) got.push(p.toString());
-      });
-      expect(await subscribeGranted(sub, [deviceTopic(dev, 'status')])).toEqual([1]);
-      await waitFor('retained status', () => got.length > 0);
-      return JSON.parse(got[0]!) as { state: string; ts: number; reason?: string };
-    } finally {
-      await sub.endAsync(true);
-    }
-  }
+  const connectWithWill = () => connectDeviceWithWill(run.url, dev);
+  const retainedStatus = () => statusNow(run.url, dev);
 
   it('online while connected; the will makes it offline (retained, re-stamped) when the connection is lost', async () => {
     const c = await connectWithWill();

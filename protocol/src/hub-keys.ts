@@ -36,6 +36,8 @@ export interface HubKeys {
   readonly incidentSeq: string;
   // live views
   readonly live: string;
+  /** HASH topic → cluster frame: retained messages shared by broker processes (broker/cluster-routing.ts). */
+  readonly brokerRetained: string;
   // hazard tickets and key-period mode (see hazard-tickets.ts)
   hazardTicket(id: string): string;
   /** ZSET of open ticket ids, score: deadline ms. */
@@ -91,6 +93,7 @@ export function hubKeys(prefix = 'hub'): HubKeys {
     pageSent: (incidentId, step, stationId) => `${p}:page-sent:${incidentId}:${step}:${stationId}`,
     incidentSeq: `${p}:incidents:seq`,
     live: `${p}:live`,
+    brokerRetained: `${p}:broker:retained`,
     hazardTicket: (id) => `${p}:ticket:${id}`,
     hazardTicketsOpen: `${p}:tickets:open`,
     hazardTicketsByTime: `${p}:tickets:by-time`,

@@ -1,6 +1,6 @@
-import { type HubKeys, hubKeys } from '@hub/protocol';
+import { deviceTopic, type HubKeys, hubKeys } from '@hub/protocol';
 import { demoDeviceSecret, generateDemoTownship, RegistrySnapshot, RegistryStore } from '@hub/registry';
-import { cleanupPrefix, testRedis, testRedisUrl, uniqueName } from '@hub/registry/test-support';
+import { cleanupPrefix, testRedis, testRedisUrl, uniqueName, waitFor } from '@hub/registry/test-support';
 import { Redis, type RedisOptions } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -138,6 +138,66 @@ export function deviceSecret(deviceId: string): string {
 
 export function connectDevice(url: string, deviceId: string): Promise<MqttClient> {
   return connectAs(url, deviceId, deviceId, deviceSecret(deviceId));
+}
+
+/** A device that leaves an `offline` will on its status topic (retained), as always-connected devices do. */
+export function connectDeviceWithWill(url: string, deviceId: string): Promise<MqttClient> {
+  return mqtt.connectAsync(url, {
+    ...BASE,
+    clientId: deviceId,
+    username: deviceId,
+    password: deviceSecret(deviceId),
+    will: {
+      topic: deviceTopic(deviceId, 'status'),
+      payload: Buffer.from(JSON.stringify({ v: 1, ts: 5, state: 'offline', reason: 'lost' })),
+      qos: 1,
+      retain: true,
+    },
+  });
+}
+
+export interface StatusJson {
+  state: string;
+  ts: number;
+  reason?: string;
+}
+
+/**
+ * What a subscriber that arrives now receives on the device's status topic (the retained
+ * state). Throws when nothing retained arrives within `waitMs`: poll with a short one
+ * while the state may still be on its way (a retained message is replayed only at
+ * SUBSCRIBE, so a subscriber that came too early never gets it).
+ */
+export async function retainedStatus(url: string, deviceId: string, waitMs = 15_000): Promise<StatusJson> {
+  const sub = await connectService(
+    url,
+    'hub-dashboard',
+    `hub-dashboard-st${Math.floor(Math.random() * 1e9)}`,
+  );
+  try {
+    const got: string[] = [];
+    sub.on('message', (_t, p, packet) => {
+      if (packet.retain) got.push(p.toString());
+    });
+    const granted = await subscribeGranted(sub, [deviceTopic(deviceId, 'status')]);
+    if (granted[0] !== 1) throw new Error(`status subscription refused: ${granted.join(',')}`);
+    await waitFor('retained status', () => got.length > 0, waitMs);
+    return JSON.parse(got[0] as string) as StatusJson;
+  } finally {
+    await sub.endAsync(true);
+  }
+}
+
+/** Polls until the retained status on `url` satisfies `ok` (each look waits 300 ms at most). */
+export function waitForStatus(
+  url: string,
+  deviceId: string,
+  ok: (s: StatusJson) => boolean,
+): Promise<StatusJson> {
+  return waitFor(`retained status of ${deviceId}`, async () => {
+    const s = await retainedStatus(url, deviceId, 300).catch(() => null);
+    return s !== null && ok(s) ? s : undefined;
+  });
 }
 
 export function connectService(
