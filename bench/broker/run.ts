@@ -101,6 +101,17 @@ function cpuSplit(pid: number): { user: number; system: number } {
   return { user: Number(f[11]), system: Number(f[12]) };
 }
 
+/** Idle and total clock ticks of the whole machine (first line of /proc/stat; idle + iowait). */
+function machineTicks(): { idle: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { idle: (f[3] ?? 0) + (f[4] ?? 0), total };
+}
+
 async function waitPort(port: number, what: string): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + 60_000;
@@ -159,6 +170,15 @@ interface PhaseResult {
   /** Share of the broker's CPU time spent in the kernel (stime / (utime + stime)). */
   brokerKernelShare: number;
   redisCpuUsPerMsg?: number;
+  /**
+   * The load generator (this process: device sockets and the subscribers) per ingress
+   * message, and how much of one core it used: near 1 the generator, not the broker, set
+   * the rate.
+   */
+  generatorCpuUsPerMsg: number;
+  generatorCores: number;
+  /** Share of the machine's CPU time (all cores) left idle during the phase. */
+  machineIdle: number;
   alarmsSent: number;
   alarmsReceived: number;
   /** send → PUBACK at the alarm device (on the hub: durable in Redis). */
@@ -294,9 +314,13 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
     const cpu0 = split0.user + split0.system;
     const redis0 = t.extraCpuPid ? cpuTicks(t.extraCpuPid) : 0;
     const shed0 = t.metrics ? metricSum(await t.metrics(), 'hub_broker_shed_total') : 0;
+    const gen0 = process.cpuUsage();
+    const m0 = machineTicks();
     const t0 = performance.now();
     await sleep(PHASE_MS - WARMUP_MS);
     const secs = (performance.now() - t0) / 1000;
+    const gen = process.cpuUsage(gen0);
+    const m1 = machineTicks();
     let alive = t.proc.exitCode === null && t.proc.signalCode === null;
     const split1 = alive ? cpuSplit(t.proc.pid as number) : split0;
     const cpu1 = split1.user + split1.system;
@@ -328,6 +352,10 @@ async function runTarget(t: Target, deviceIds: string[], alarmId: string, overlo
         ingress > 0 ? Math.round((((cpu1 - cpu0) * 1e6) / CLK_TCK / ingress) * 10) / 10 : Number.NaN,
       brokerKernelShare:
         cpu1 > cpu0 ? Math.round(((split1.system - split0.system) / (cpu1 - cpu0)) * 100) / 100 : Number.NaN,
+      generatorCpuUsPerMsg:
+        ingress > 0 ? Math.round(((gen.user + gen.system) / ingress) * 10) / 10 : Number.NaN,
+      generatorCores: Math.round(((gen.user + gen.system) / 1e6 / secs) * 100) / 100,
+      machineIdle: Math.round(((m1.idle - m0.idle) / Math.max(1, m1.total - m0.total)) * 100) / 100,
       alarmsSent,
       alarmsReceived: delivery.length,
       alarmAckP50Ms: Math.round(percentile(acked, 50) * 10) / 10,
@@ -536,14 +564,14 @@ async function main() {
     await sleep(300);
 
     console.log(
-      '\n| broker | phase | offered msg/s | ingress msg/s | delivered msg/s | broker CPU µs/msg | Redis CPU µs/msg | alarms recv/sent | alarm PUBACK p50 / p99 ms | alarm delivery p50 ms | alarm delivery p99 ms | alarm delivery max ms | shed | alive |',
+      '\n| broker | phase | offered msg/s | ingress msg/s | delivered msg/s | broker CPU µs/msg | Redis CPU µs/msg | generator µs/msg (cores) | machine idle | alarms recv/sent | alarm PUBACK p50 / p99 ms | alarm delivery p50 ms | alarm delivery p99 ms | alarm delivery max ms | shed | alive |',
     );
     console.log(
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     );
     for (const r of all) {
       console.log(
-        `| ${r.broker} | ${r.phase} | ${r.offeredPerS} | ${r.ingressPerS} | ${r.deliveredPerS} | ${r.brokerCpuUsPerMsg} | ${r.redisCpuUsPerMsg ?? '–'} | ${r.alarmsReceived}/${r.alarmsSent} | ${r.alarmAckP50Ms} / ${r.alarmAckP99Ms} | ${r.alarmP50Ms} | ${r.alarmP99Ms} | ${r.alarmMaxMs} | ${r.shed ?? '–'} | ${r.alive ? 'yes' : 'NO'} |`,
+        `| ${r.broker} | ${r.phase} | ${r.offeredPerS} | ${r.ingressPerS} | ${r.deliveredPerS} | ${r.brokerCpuUsPerMsg} | ${r.redisCpuUsPerMsg ?? '–'} | ${r.generatorCpuUsPerMsg} (${r.generatorCores}) | ${Math.round(r.machineIdle * 100)} % | ${r.alarmsReceived}/${r.alarmsSent} | ${r.alarmAckP50Ms} / ${r.alarmAckP99Ms} | ${r.alarmP50Ms} | ${r.alarmP99Ms} | ${r.alarmMaxMs} | ${r.shed ?? '–'} | ${r.alive ? 'yes' : 'NO'} |`,
       );
     }
   } finally {
