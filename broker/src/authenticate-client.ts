@@ -72,7 +72,7 @@ export function authenticateClient(
       return { ok: false, reason: 'bad_secret', returnCode: BAD };
     }
     if (clientId !== device.id) return { ok: false, reason: 'client_id_mismatch', returnCode: DENIED };
-    return { ok: true, principal: devicePrincipal(device.id) };
+    return { ok: true, principal: devicePrincipal(device.id, device.kind) };
   }
   const account = snapshot.accounts.get(username);
   if (account === undefined) return { ok: false, reason: 'unknown_user', returnCode: BAD };

@@ -2,6 +2,7 @@ import {
   decodeEvent,
   decodeStationReply,
   decodeStatus,
+  eventFitsKind,
   type HubKeys,
   laneOf,
   newParsedTopic,
@@ -455,7 +456,20 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
       callback(null);
       return;
     }
-    const fire = laneOf(decoded.value.type) === 'fire';
+    const type = decoded.value.type;
+    if (!eventFitsKind(type, principal.deviceKind)) {
+      // Acknowledged and dropped, like any invalid payload: a retry would not fit either.
+      rejectPayload(
+        packet,
+        principal,
+        'event',
+        REJECT_CODES.KIND_MISMATCH,
+        `event ${type} from a device registered as ${principal.deviceKind}`,
+      );
+      callback(null);
+      return;
+    }
+    const fire = laneOf(type) === 'fire';
     const stream = fire ? 'fire' : 'other';
     const refused = admit(client, stream, deviceId);
     if (refused !== null) {

@@ -1,4 +1,4 @@
-import { deviceTopic, stationTopic } from '@hub/protocol';
+import { type DeviceKind, deviceTopic, stationTopic } from '@hub/protocol';
 
 /**
  * Who an authenticated MQTT connection is. Built once at CONNECT; the topics a
@@ -11,6 +11,8 @@ export interface DevicePrincipal {
   readonly kind: 'device';
   /** Device id = MQTT username = client id. */
   readonly id: string;
+  /** Registered kind: which event types it may raise (protocol's eventFitsKind). */
+  readonly deviceKind: DeviceKind;
   /** `v1/dev/{id}/cmd`: the only topic a device may subscribe to. */
   readonly cmdTopic: string;
   /** `v1/dev/{id}/status`: the only topic its last will may name. */
@@ -33,8 +35,14 @@ export interface ServicePrincipal {
   readonly username: string;
 }
 
-export function devicePrincipal(id: string): DevicePrincipal {
-  return { kind: 'device', id, cmdTopic: deviceTopic(id, 'cmd'), statusTopic: deviceTopic(id, 'status') };
+export function devicePrincipal(id: string, deviceKind: DeviceKind): DevicePrincipal {
+  return {
+    kind: 'device',
+    id,
+    deviceKind,
+    cmdTopic: deviceTopic(id, 'cmd'),
+    statusTopic: deviceTopic(id, 'status'),
+  };
 }
 
 export function stationPrincipal(id: string, username: string): StationPrincipal {

@@ -8,7 +8,7 @@ import { devicePrincipal, servicePrincipal, stationPrincipal } from '../src/prin
 /** The pure authorization and authentication rules, without a broker. */
 describe('publishChannelFor', () => {
   const scratch = newParsedTopic();
-  const dev = devicePrincipal('d000001');
+  const dev = devicePrincipal('d000001', 'smoke');
   const station = stationPrincipal('s01', 'station-s01');
   const svc = servicePrincipal('hub-alerts');
 
@@ -58,7 +58,7 @@ describe('publishChannelFor', () => {
 
 describe('maySubscribe', () => {
   it('confines a device to its own cmd topic', () => {
-    const dev = devicePrincipal('d1');
+    const dev = devicePrincipal('d1', 'smoke');
     expect(maySubscribe(dev, 'v1/dev/d1/cmd')).toBe(true);
     for (const f of [
       '#',
@@ -140,7 +140,7 @@ describe('authenticateClient', () => {
 
   it('authenticates a device with client id = username = device id', () => {
     const r = authenticateClient(snap, d.id, d.id, pw(secret));
-    expect(r).toEqual({ ok: true, principal: devicePrincipal(d.id) });
+    expect(r).toEqual({ ok: true, principal: devicePrincipal(d.id, d.kind) });
   });
 
   it('refuses wrong or missing credentials with 4 and a foreign client id with 5', () => {

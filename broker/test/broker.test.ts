@@ -305,6 +305,51 @@ describe('broker (TCP + real Redis)', () => {
       expect(await reg.redis.xlen(reg.keys.otherEvents)).toBe(otherBefore);
     });
 
+    it("an event the device's kind cannot raise is acknowledged, dropped and counted; a fire alarm from any kind is stored", async () => {
+      const byKind = (kind: string) => {
+        const d = [...reg.snapshot.devices.values()]
+          .filter((x) => x.kind === kind)
+          .sort((a, b) => a.id.localeCompare(b.id))[0];
+        if (d === undefined) throw new Error(`the demo registry has no ${kind} device`);
+        return d.id;
+      };
+      const smokeId = byKind('smoke');
+      const electricId = byKind('electric');
+      const smoke = await track(connectDevice(run.url, smokeId));
+      const electric = await track(connectDevice(run.url, electricId));
+      const mismatches = () =>
+        counterValue(run.broker.metrics.rejections, { code: REJECT_CODES.KIND_MISMATCH, channel: 'event' });
+      const m0 = await mismatches();
+      const other0 = await reg.redis.xlen(reg.keys.otherEvents);
+      const fire0 = await reg.redis.xlen(reg.keys.fireEvents);
+
+      await smoke.publishAsync(
+        deviceTopic(smokeId, 'event'),
+        eventJson('arc_fault', undefined, { channel: 1 }),
+        { qos: 1 },
+      );
+      await smoke.publishAsync(
+        deviceTopic(smokeId, 'event'),
+        eventJson('port_fault', undefined, { channel: 1 }),
+        { qos: 1 },
+      );
+      // The hub's own types (heartbeat supervision) never come from a device.
+      await electric.publishAsync(deviceTopic(electricId, 'event'), eventJson('offline'), { qos: 1 });
+      expect(await mismatches()).toBe(m0 + 3);
+      expect(smoke.connected && electric.connected).toBe(true);
+
+      await electric.publishAsync(
+        deviceTopic(electricId, 'event'),
+        eventJson('arc_fault', undefined, { channel: 2 }),
+        { qos: 1 },
+      );
+      await electric.publishAsync(deviceTopic(electricId, 'event'), eventJson('alarm'), { qos: 1 });
+      await smoke.publishAsync(deviceTopic(smokeId, 'event'), eventJson('low_battery'), { qos: 1 });
+      expect(await mismatches()).toBe(m0 + 3);
+      expect(await reg.redis.xlen(reg.keys.otherEvents)).toBe(other0 + 2);
+      expect(await reg.redis.xlen(reg.keys.fireEvents)).toBe(fire0 + 1);
+    });
+
     it('oversize telemetry is dropped, not routed', async () => {
       const svc = await track(connectService(run.url, 'hub-ingest', 'hub-ingest-size'));
       await subscribeGranted(svc, ['v1/dev/+/telemetry'], 0);

@@ -106,3 +106,25 @@ export function laneOf(type: EventType, _kind?: DeviceKind): Lane {
       return 'info';
   }
 }
+
+/** Event types the hub writes itself (ingest's heartbeat supervision and threshold rules). */
+const HUB_WRITTEN: ReadonlySet<EventType> = new Set<EventType>(['offline', 'online', 'smoke_rising']);
+
+/**
+ * Whether a device of this kind can raise this event: circuit events come from
+ * electricity monitors, port events from charging stations, and the hub's own types
+ * (`offline`, `online`, `smoke_rising`) from no device. Fire-lane events (`alarm`,
+ * `alarm_cleared`, `smoke_linkage`) and the common ones (`test`, `fault`, ...) fit every
+ * kind: a fire signal is never refused for its sender's kind.
+ */
+export function eventFitsKind(type: EventType, kind: DeviceKind): boolean {
+  if (HUB_WRITTEN.has(type)) return false;
+  switch (laneOf(type)) {
+    case 'electrical':
+      return kind === 'electric';
+    case 'charging':
+      return kind === 'charger';
+    default:
+      return true;
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEvent, decodeStationReply, decodeStatus, decodeTelemetry } from '../src/decoders.js';
-import { laneOf } from '../src/events.js';
+import { EVENT_TYPES, eventFitsKind, laneOf } from '../src/events.js';
 import { PAYLOAD_LIMITS } from '../src/limits.js';
 import { REJECT_CODES } from '../src/reject-codes.js';
 
@@ -65,6 +65,25 @@ describe('decoders', () => {
     expect(laneOf('test')).toBe('info');
     const unknown = decodeEvent(JSON.stringify({ ...env, type: 'explode' }));
     expect(unknown.ok).toBe(false);
+  });
+
+  it('tells which kinds can raise which events; fire signals fit every kind', () => {
+    for (const type of EVENT_TYPES) {
+      if (laneOf(type) === 'fire') {
+        for (const kind of ['smoke', 'electric', 'charger'] as const)
+          expect(eventFitsKind(type, kind)).toBe(true);
+      }
+    }
+    expect(eventFitsKind('arc_fault', 'electric')).toBe(true);
+    expect(eventFitsKind('arc_fault', 'smoke')).toBe(false);
+    expect(eventFitsKind('arc_fault', 'charger')).toBe(false);
+    expect(eventFitsKind('over_power', 'charger')).toBe(true);
+    expect(eventFitsKind('over_power', 'electric')).toBe(false);
+    expect(eventFitsKind('low_battery', 'smoke')).toBe(true);
+    expect(eventFitsKind('test', 'charger')).toBe(true);
+    for (const hubOnly of ['offline', 'online', 'smoke_rising'] as const) {
+      expect(eventFitsKind(hubOnly, 'smoke')).toBe(false);
+    }
   });
 
   it('requires a disposition to close', () => {
