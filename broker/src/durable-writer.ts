@@ -148,20 +148,18 @@ export class DurableWriter {
     done: RecordEventDone,
     urgent = false,
   ): void {
+    // A fire alarm goes alone, ahead of the batch this turn has gathered so far: a
+    // script of 256 events holds Redis for a few ms, which the alarm does not wait for.
+    // The batch never holds an earlier fire alarm (each one leaves at once), so the
+    // fire lane keeps its order.
+    const b = urgent ? this.newBatch() : this.batch;
+    b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
+    b.args.push(deviceId, payload, String(receivedAt));
+    b.done.push(done);
     if (urgent) {
-      // Alone, and ahead of the batch this turn has gathered so far: a script of 256
-      // events holds Redis for a few ms, which the alarm does not wait for. The batch
-      // never holds an earlier fire alarm (each one leaves at once), so the fire lane
-      // keeps its order.
-      const alone = this.newBatch();
-      alone.urgent = true;
-      this.add(alone, stream, deviceId, messageId, payload, receivedAt, done);
-      this.sendBatch(alone);
-      return;
-    }
-    const b = this.batch;
-    this.add(b, stream, deviceId, messageId, payload, receivedAt, done);
-    if (b.done.length >= this.maxBatch) this.flush();
+      b.urgent = true;
+      this.sendBatch(b);
+    } else if (b.done.length >= this.maxBatch) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushNow);
@@ -171,20 +169,6 @@ export class DurableWriter {
   /** Events waiting for the next batch. */
   get pending(): number {
     return this.batch.done.length;
-  }
-
-  private add(
-    b: Batch,
-    stream: string,
-    deviceId: string,
-    messageId: string,
-    payload: string,
-    receivedAt: number,
-    done: RecordEventDone,
-  ): void {
-    b.keys.push(this.keys.seenEvent(deviceId, messageId), stream);
-    b.args.push(deviceId, payload, String(receivedAt));
-    b.done.push(done);
   }
 
   private flush(): void {
