@@ -7,6 +7,7 @@ import {
   installPacketWriter,
   markUrgent,
   packetWriterStats,
+  URGENT_SYNC_IMMEDIATES,
   writingUrgently,
 } from '../src/packet-writer.js';
 
@@ -187,6 +188,32 @@ describe('packet-writer: one flush per connection per event-loop turn', () => {
     await nextTurn();
     expect(s.calls).toBe(2);
     expect(sub.calls).toBe(2);
+  });
+
+  it("inside a fire alarm's continuation the first setImmediate hops run at once, the rest as usual", async () => {
+    const real = globalThis.setImmediate;
+    const ran: number[] = [];
+    writingUrgently(() => {
+      for (let i = 0; i < URGENT_SYNC_IMMEDIATES + 3; i++) setImmediate(() => ran.push(i));
+      expect(ran).toHaveLength(URGENT_SYNC_IMMEDIATES);
+    });
+    expect(globalThis.setImmediate).toBe(real);
+    setImmediate(() => ran.push(-1));
+    expect(ran).toHaveLength(URGENT_SYNC_IMMEDIATES);
+    await nextTurn();
+    expect(ran.slice(URGENT_SYNC_IMMEDIATES)).toEqual([
+      URGENT_SYNC_IMMEDIATES,
+      URGENT_SYNC_IMMEDIATES + 1,
+      URGENT_SYNC_IMMEDIATES + 2,
+      -1,
+    ]);
+    // Restored when the continuation throws, too.
+    expect(() =>
+      writingUrgently(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(globalThis.setImmediate).toBe(real);
   });
 
   it('uninstalled, mqtt-packet writes as before (several writes per packet, no cork across turns)', async () => {
