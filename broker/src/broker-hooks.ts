@@ -29,6 +29,7 @@ import {
   type ConnectFields,
   type ConnectRefusal,
   checkConnectPacket,
+  checkSession,
   checkWill,
   hasForbiddenChar,
 } from './connect-rules.js';
@@ -315,6 +316,18 @@ export function createBrokerHooks(deps: BrokerHookDeps): BrokerHooks {
         willRefusal.reason,
         REJECT_CODES.NOT_AUTHORIZED,
         willRefusal.returnCode,
+        done,
+      );
+      return;
+    }
+    const sessionRefusal = checkSession(result.principal, (client as { clean?: boolean }).clean);
+    if (sessionRefusal !== null && sessionRefusal.returnCode !== null) {
+      refuseConnect(
+        client,
+        username,
+        sessionRefusal.reason,
+        REJECT_CODES.NOT_AUTHORIZED,
+        sessionRefusal.returnCode,
         done,
       );
       return;

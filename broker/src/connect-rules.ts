@@ -22,7 +22,8 @@ export type ConnectRuleReason =
   | 'empty_client_id'
   | 'bad_will_topic'
   | 'will_not_allowed'
-  | 'bad_will_payload';
+  | 'bad_will_payload'
+  | 'service_persistent_session';
 
 export interface ConnectRefusal {
   reason: ConnectRuleReason;
@@ -46,6 +47,7 @@ const EMPTY_ID: ConnectRefusal = { reason: 'empty_client_id', returnCode: 2 };
 const BAD_WILL_TOPIC: ConnectRefusal = { reason: 'bad_will_topic', returnCode: null };
 const WILL_NOT_ALLOWED: ConnectRefusal = { reason: 'will_not_allowed', returnCode: 5 };
 const BAD_WILL_PAYLOAD: ConnectRefusal = { reason: 'bad_will_payload', returnCode: 5 };
+const SERVICE_PERSISTENT: ConnectRefusal = { reason: 'service_persistent_session', returnCode: 5 };
 
 /**
  * True when `s` (decoded by mqtt-packet with `toString('utf8')`) carries U+0000 or
@@ -93,4 +95,16 @@ export function checkWill(principal: Principal, will: ConnectFields['will']): Co
   );
   if (!decoded.ok || decoded.value.state !== 'offline') return BAD_WILL_PAYLOAD;
   return null;
+}
+
+/**
+ * Service accounts must use clean sessions. They subscribe fleet-wide (`v1/dev/+/event`),
+ * and aedes keeps a persistent session's offline QoS 1 queue in memory, unbounded: a
+ * hub service that went away with `clean: false` would grow the broker by every event of
+ * the fleet until it came back. Services read what they missed from the Redis streams
+ * (durable before PUBACK), not from the broker. Devices and stations may keep a session:
+ * they can subscribe only to their own `cmd` or `page` topic.
+ */
+export function checkSession(principal: Principal, clean: boolean | undefined): ConnectRefusal | null {
+  return principal.kind === 'service' && clean === false ? SERVICE_PERSISTENT : null;
 }

@@ -8,6 +8,7 @@ import {
   counterValue,
   deviceSecret,
   type RunningBroker,
+  SERVICE_SECRET,
   subscribeGranted,
   waitFor,
 } from './support/broker-fixture.js';
@@ -165,6 +166,22 @@ describe('protocol hygiene (raw TCP + real Redis)', () => {
       expect(await connects('empty_client_id')).toBe(before + 1);
       // With a clean session an empty id is still not the device id: CONNACK 5.
       expect((await connectRaw(asDevice(dev1, { clientId: '' }))).code).toBe(5);
+      await assertRouting();
+    });
+
+    it('refuses a persistent session for a service account (CONNACK 5); a device may keep one', async () => {
+      const before = await connects('service_persistent_session');
+      const svc = { clientId: 'hub-alerts-persistent', username: 'hub-alerts', password: SERVICE_SECRET };
+      const { raw, code } = await connectRaw({ ...svc, clean: false });
+      expect(code).toBe(5);
+      await raw.waitForClose();
+      expect(await connects('service_persistent_session')).toBe(before + 1);
+      const clean = await connectRaw({ ...svc, clientId: 'hub-alerts-clean', clean: true });
+      expect(clean.code).toBe(0);
+      clean.raw.end();
+      const device = await connectRaw(asDevice(dev1, { clean: false }));
+      expect(device.code).toBe(0);
+      device.raw.end();
       await assertRouting();
     });
 
