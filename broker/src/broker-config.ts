@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { MAX_PACKET_BYTES, parseConfig } from '@hub/protocol';
 import { z } from 'zod';
 
@@ -79,6 +80,22 @@ export const brokerEnvSchema = z
     HUB_MQTT_WS_PATH: strEnv('/mqtt').refine((v) => /^\/[A-Za-z0-9_.~/-]{0,127}$/.test(v), {
       message: 'must start with / and hold at most 128 characters of A-Z a-z 0-9 _ . ~ / -',
     }),
+    /**
+     * Load balancers in front of the TCP listener that send a PROXY protocol header
+     * (HAProxy `send-proxy` or `send-proxy-v2`): comma-separated IP addresses. A
+     * connection from one of them must start with the header, and the address in it is
+     * the one the per-address limits and the login backoff see. Empty = none.
+     */
+    HUB_MQTT_TRUSTED_PROXIES: z.preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((x) => x.trim())
+              .filter((x) => x.length > 0)
+          : [],
+      z.array(z.string().refine((ip) => isIP(ip) !== 0, { message: 'must be IP addresses' })).max(64),
+    ),
     /** Open MQTT connections at most (TCP, TLS and WebSocket together); more are closed at accept. */
     HUB_MQTT_MAX_CONNECTIONS: intEnv(100_000, 1, 10_000_000),
     /**
@@ -155,6 +172,7 @@ export const brokerEnvSchema = z
       port: e.HUB_MQTT_PORT,
       maxPacketBytes: e.HUB_MQTT_MAX_PACKET_BYTES,
       connectTimeoutMs: e.HUB_MQTT_CONNECT_TIMEOUT_MS,
+      trustedProxies: e.HUB_MQTT_TRUSTED_PROXIES,
     },
     admission: {
       maxConnections: e.HUB_MQTT_MAX_CONNECTIONS,

@@ -163,7 +163,10 @@ function raiseWriteBuffer(conn: unknown, bytes: number): void {
  * which aedes keeps as `client.req`.
  */
 function peerAddress(client: Client): string {
-  const direct = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+  const conn = client.conn as { remoteAddress?: string; hubPeerAddress?: string } | undefined;
+  // Behind a trusted load balancer: the address its PROXY header named.
+  if (conn?.hubPeerAddress !== undefined) return conn.hubPeerAddress;
+  const direct = conn?.remoteAddress;
   if (direct !== undefined) return direct;
   return client.req?.socket?.remoteAddress ?? 'unknown';
 }

@@ -149,7 +149,7 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   });
   const connectionsRefused = new Counter({
     name: 'hub_broker_connections_refused_total',
-    help: 'Connections closed before CONNECT: at accept (max_connections, rate_address, rate_global) or a refused WebSocket upgrade (ws_not_upgrade, ws_bad_path, ws_bad_subprotocol)',
+    help: 'Connections closed before CONNECT: at accept (max_connections, rate_address, rate_global) or a refused WebSocket upgrade (ws_not_upgrade, ws_bad_path, ws_bad_subprotocol), or a missing or invalid PROXY protocol header from a trusted load balancer (proxy_header)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

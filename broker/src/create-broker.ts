@@ -21,6 +21,7 @@ import { LoginBackoff } from './login-backoff.js';
 import { guardPackets } from './packet-guard.js';
 import { capPacketSize } from './packet-size-cap.js';
 import { installPacketWriter, packetWriterStats } from './packet-writer.js';
+import { readProxyHeader } from './proxied-socket.js';
 import { guardRouting, type RoutingGuard } from './routing-guard.js';
 import { createWsListener, type WsListener } from './ws-listener.js';
 
@@ -314,8 +315,8 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
    * no timer and no handshake. One admission for all listeners: the cap and the rate
    * limits count TCP, TLS and WebSocket connections together.
    */
-  function admitSocket(socket: Socket, listener: ListenerLabel): boolean {
-    const refused = admission.admit(socket.remoteAddress ?? 'unknown', clock.now());
+  function admitSocket(socket: Socket, listener: ListenerLabel, address = socket.remoteAddress): boolean {
+    const refused = admission.admit(address ?? 'unknown', clock.now());
     if (refused !== null) {
       refusedBy[refused].inc();
       socket.on('error', ignoreError);
@@ -328,8 +329,30 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     return true;
   }
 
+  // Node reports an IPv4 peer on a dual-stack listener as ::ffff:a.b.c.d.
+  const trustedProxies = new Set(config.mqtt.trustedProxies);
+  const unmapped = (a: string | undefined): string =>
+    a === undefined ? 'unknown' : a.startsWith('::ffff:') ? a.slice(7) : a;
+
   function onConnection(socket: Socket): void {
-    if (admitSocket(socket, 'tcp')) handleSocket(socket);
+    if (trustedProxies.size === 0 || !trustedProxies.has(unmapped(socket.remoteAddress))) {
+      if (admitSocket(socket, 'tcp')) handleSocket(socket);
+      return;
+    }
+    // From a trusted load balancer: the PROXY header first, then admission with the
+    // address it names (proxied-socket.ts).
+    readProxyHeader(socket, config.mqtt.connectTimeoutMs, (address, reason) => {
+      if (address === null) {
+        metrics.connectionsRefused.inc({ reason: 'proxy_header' });
+        log.warn(
+          { proxy: socket.remoteAddress, reason },
+          'PROXY protocol header missing or invalid: closing',
+        );
+        socket.destroy();
+        return;
+      }
+      if (admitSocket(socket, 'tcp', address)) handleSocket(socket);
+    });
   }
 
   /**

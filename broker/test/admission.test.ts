@@ -144,4 +144,53 @@ describe('admission before authentication (TCP + real Redis)', () => {
     const c = await connectDevice(run.url, devB);
     await c.endAsync(true);
   });
+
+  it('behind a trusted load balancer, limits and backoff see the address of its PROXY header', async () => {
+    const run = await broker({
+      HUB_MQTT_TRUSTED_PROXIES: '127.0.0.9',
+      HUB_MQTT_CONN_BURST_PER_ADDRESS: '2',
+      HUB_MQTT_CONN_RATE_PER_ADDRESS: '1',
+    });
+    const header = (src: string) => Buffer.from(`PROXY TCP4 ${src} 127.0.0.1 40000 1883\r\n`);
+    // The header and the CONNECT in one write, as HAProxy sends them.
+    async function viaProxy(src: string, id: string): Promise<number | null> {
+      const r = await open(run, '127.0.0.9');
+      r.write(
+        Buffer.concat([
+          header(src),
+          connectFrame({ clientId: id, username: id, password: deviceSecret(id) }),
+        ]),
+      );
+      return r.connackOrClose();
+    }
+    expect(await viaProxy('203.0.113.7', devA)).toBe(0);
+    expect(await viaProxy('203.0.113.7', devA)).toBe(0);
+    // The burst of 2 is spent for 203.0.113.7, not for the balancer or for others.
+    const before = await refused(run, 'rate_address');
+    expect(await viaProxy('203.0.113.7', devA)).toBeNull();
+    expect(await refused(run, 'rate_address')).toBe(before + 1);
+    expect(await viaProxy('198.51.100.4', devB)).toBe(0);
+
+    // A v2 header in its own write, the CONNECT after it.
+    const v2 = Buffer.concat([
+      Buffer.from([
+        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c,
+      ]),
+      Buffer.from([192, 0, 2, 55, 127, 0, 0, 1, 0x9c, 0x40, 0x07, 0x5b]),
+    ]);
+    const r2 = await open(run, '127.0.0.9');
+    r2.write(v2);
+    await new Promise((r) => setTimeout(r, 50)); // so the header arrives in a read of its own
+    r2.write(connectFrame({ clientId: devB, username: devB, password: deviceSecret(devB) }));
+    expect(await r2.connackOrClose()).toBe(0);
+
+    // From the balancer without a header: closed, counted.
+    const bad0 = await refused(run, 'proxy_header');
+    const plain = await open(run, '127.0.0.9');
+    plain.write(connectFrame({ clientId: devA, username: devA, password: deviceSecret(devA) }));
+    expect(await plain.connackOrClose()).toBeNull();
+    expect(await refused(run, 'proxy_header')).toBe(bad0 + 1);
+    // A direct connection from elsewhere needs no header.
+    expect(await deviceConnect(run, devB, '127.0.0.3')).toBe(0);
+  });
 });

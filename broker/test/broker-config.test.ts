@@ -9,7 +9,13 @@ describe('parseBrokerConfig', () => {
       redisUrl: 'redis://127.0.0.1:16379',
       keyPrefix: 'hub',
       logLevel: 'info',
-      mqtt: { host: '127.0.0.1', port: 18830, maxPacketBytes: MAX_PACKET_BYTES, connectTimeoutMs: 30_000 },
+      mqtt: {
+        host: '127.0.0.1',
+        port: 18830,
+        maxPacketBytes: MAX_PACKET_BYTES,
+        connectTimeoutMs: 30_000,
+        trustedProxies: [],
+      },
       http: { host: '127.0.0.1', port: 18831 },
       clusterChannel: null,
       mqtts: null,
@@ -97,6 +103,13 @@ describe('parseBrokerConfig', () => {
         ConfigError,
       );
     expect(() => parseBrokerConfig({ HUB_MQTT_WS_PORT: '70000' })).toThrow(ConfigError);
+  });
+
+  it('trusted load balancers are IP addresses', () => {
+    expect(
+      parseBrokerConfig({ HUB_MQTT_TRUSTED_PROXIES: ' 10.0.0.5, 2001:db8::1 ,' }).mqtt.trustedProxies,
+    ).toEqual(['10.0.0.5', '2001:db8::1']);
+    expect(() => parseBrokerConfig({ HUB_MQTT_TRUSTED_PROXIES: '10.0.0.5,lb.example' })).toThrow(ConfigError);
   });
 
   it('lists every violation at once', () => {
