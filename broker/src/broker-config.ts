@@ -77,6 +77,8 @@ export const brokerEnvSchema = z
       z.coerce.number().int().min(0).max(65535).optional(),
     ),
     HUB_MQTT_WS_HOST: strEnv('127.0.0.1'),
+    /** 1 = the WebSocket listener speaks wss:// with HUB_MQTTS_CERT_FILE / HUB_MQTTS_KEY_FILE. */
+    HUB_MQTT_WS_TLS: intEnv(0, 0, 1),
     HUB_MQTT_WS_PATH: strEnv('/mqtt').refine((v) => /^\/[A-Za-z0-9_.~/-]{0,127}$/.test(v), {
       message: 'must start with / and hold at most 128 characters of A-Z a-z 0-9 _ . ~ / -',
     }),
@@ -163,6 +165,14 @@ export const brokerEnvSchema = z
       (e.HUB_MQTTS_CERT_FILE !== undefined && e.HUB_MQTTS_KEY_FILE !== undefined),
     { message: 'HUB_MQTTS_PORT needs HUB_MQTTS_CERT_FILE and HUB_MQTTS_KEY_FILE', path: ['HUB_MQTTS_PORT'] },
   )
+  .refine(
+    (e) =>
+      e.HUB_MQTT_WS_TLS === 0 || (e.HUB_MQTTS_CERT_FILE !== undefined && e.HUB_MQTTS_KEY_FILE !== undefined),
+    {
+      message: 'HUB_MQTT_WS_TLS=1 needs HUB_MQTTS_CERT_FILE and HUB_MQTTS_KEY_FILE',
+      path: ['HUB_MQTT_WS_TLS'],
+    },
+  )
   .transform((e) => ({
     redisUrl: e.HUB_REDIS_URL,
     keyPrefix: e.HUB_KEY_PREFIX,
@@ -211,7 +221,17 @@ export const brokerEnvSchema = z
     ws:
       e.HUB_MQTT_WS_PORT === undefined
         ? null
-        : { host: e.HUB_MQTT_WS_HOST, port: e.HUB_MQTT_WS_PORT, path: e.HUB_MQTT_WS_PATH },
+        : {
+            host: e.HUB_MQTT_WS_HOST,
+            port: e.HUB_MQTT_WS_PORT,
+            path: e.HUB_MQTT_WS_PATH,
+            tls: e.HUB_MQTT_WS_TLS === 1,
+          },
+    /** The PEM files main.ts reads when mqtts or wss is on (null unless both are set). */
+    certificate:
+      e.HUB_MQTTS_CERT_FILE !== undefined && e.HUB_MQTTS_KEY_FILE !== undefined
+        ? { certFile: e.HUB_MQTTS_CERT_FILE, keyFile: e.HUB_MQTTS_KEY_FILE }
+        : null,
     http: { host: e.HUB_BROKER_HTTP_HOST, port: e.HUB_BROKER_HTTP_PORT },
     durable: {
       streamMaxLen: e.HUB_EVENT_STREAM_MAXLEN,
@@ -236,5 +256,6 @@ export function parseBrokerConfig(env: Record<string, string | undefined>): Read
   Object.freeze(config.overload);
   if (config.mqtts !== null) Object.freeze(config.mqtts);
   if (config.ws !== null) Object.freeze(config.ws);
+  if (config.certificate !== null) Object.freeze(config.certificate);
   return config;
 }

@@ -417,10 +417,13 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
   async function listenWs(): Promise<number | undefined> {
     const ws = config.ws;
     if (ws === null) return undefined;
+    if (ws.tls && opts.tls === undefined)
+      throw new Error('config.ws.tls is set but no tls certificate/key was passed');
     const l = createWsListener({
       path: ws.path,
       maxPacketBytes,
       handshakeTimeoutMs: config.mqtt.connectTimeoutMs,
+      ...(ws.tls && opts.tls !== undefined ? { tls: opts.tls } : {}),
       admit: (socket) => admitSocket(socket, 'ws'),
       handle: handleSocket,
       onRefused: (reason, detail) => {

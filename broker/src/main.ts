@@ -87,10 +87,11 @@ async function main(): Promise<void> {
     clusterSub.on('error', onRedisError('cluster-sub'));
     await Promise.all([clusterPub.connect(), clusterSub.connect()]);
   }
+  const needsTls = config.mqtts !== null || config.ws?.tls === true;
   const tls =
-    config.mqtts === null
+    !needsTls || config.certificate === null
       ? undefined
-      : { cert: readFileSync(config.mqtts.certFile), key: readFileSync(config.mqtts.keyFile) };
+      : { cert: readFileSync(config.certificate.certFile), key: readFileSync(config.certificate.keyFile) };
   const broker = createBroker({
     config,
     ...(tls !== undefined ? { tls } : {}),

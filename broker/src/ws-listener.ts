@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
@@ -37,8 +38,10 @@ export interface WsListenerOptions {
   path: string;
   /** HUB_MQTT_MAX_PACKET_BYTES: the largest remaining length a packet may declare. */
   maxPacketBytes: number;
-  /** Bound on the HTTP phase before the upgrade (the MQTT connect timeout). */
+  /** Bound on the HTTP phase before the upgrade (the MQTT connect timeout), and on the TLS handshake. */
   handshakeTimeoutMs: number;
+  /** PEM certificate chain and key: the listener speaks wss:// (TLS before the HTTP upgrade). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Admission at TCP accept; false = the socket was refused and destroyed. */
   admit(socket: Socket): boolean;
   /** Called once per accepted WebSocket with the MQTT byte stream and the upgrade request. */
@@ -112,21 +115,33 @@ export function createWsListener(opts: WsListenerOptions): WsListener {
     handleProtocols: () => WS_SUBPROTOCOL,
   });
 
-  const server = createServer(
-    {
-      // No HTTP request may linger before the upgrade longer than a CONNECT may.
-      headersTimeout: opts.handshakeTimeoutMs,
-      requestTimeout: opts.handshakeTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, opts.handshakeTimeoutMs),
-      keepAliveTimeout: 1000,
-      noDelay: true,
-    },
-    (req: IncomingMessage, res: ServerResponse) => {
-      opts.onRefused('ws_not_upgrade', `${req.method ?? '?'} ${pathOf(req.url)}`);
-      res.writeHead(426, { Connection: 'close', Upgrade: 'websocket', 'Content-Length': '0' });
-      res.end();
-    },
-  );
+  const httpOptions = {
+    // No HTTP request may linger before the upgrade longer than a CONNECT may.
+    headersTimeout: opts.handshakeTimeoutMs,
+    requestTimeout: opts.handshakeTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, opts.handshakeTimeoutMs),
+    keepAliveTimeout: 1000,
+    noDelay: true,
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    opts.onRefused('ws_not_upgrade', `${req.method ?? '?'} ${pathOf(req.url)}`);
+    res.writeHead(426, { Connection: 'close', Upgrade: 'websocket', 'Content-Length': '0' });
+    res.end();
+  };
+  // wss://: an https server is an http server after its TLS handshake, with the same
+  // 'connection' (raw TCP, before the handshake: admission), 'upgrade' and timeouts.
+  const server: Server =
+    opts.tls === undefined
+      ? createServer(httpOptions, onRequest)
+      : createHttpsServer(
+          {
+            ...httpOptions,
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            handshakeTimeout: opts.handshakeTimeoutMs,
+          },
+          onRequest,
+        );
 
   // headersTimeout only covers a request that has begun: a connection that never sends
   // a byte is closed by the idle timeout (no 'timeout' listener: Node destroys the

@@ -20,6 +20,7 @@ describe('parseBrokerConfig', () => {
       clusterChannel: null,
       mqtts: null,
       ws: null,
+      certificate: null,
       durable: {
         streamMaxLen: 1_000_000,
         seenTtlS: 86_400,
@@ -90,13 +91,25 @@ describe('parseBrokerConfig', () => {
       host: '127.0.0.1',
       port: 8080,
       path: '/mqtt',
+      tls: false,
     });
     const c = parseBrokerConfig({
       HUB_MQTT_WS_PORT: '0',
       HUB_MQTT_WS_HOST: '0.0.0.0',
       HUB_MQTT_WS_PATH: '/hub/ws',
     });
-    expect(c.ws).toEqual({ host: '0.0.0.0', port: 0, path: '/hub/ws' });
+    expect(c.ws).toEqual({ host: '0.0.0.0', port: 0, path: '/hub/ws', tls: false });
+    // wss:// uses the mqtts certificate files, which must be set.
+    expect(() => parseBrokerConfig({ HUB_MQTT_WS_PORT: '8443', HUB_MQTT_WS_TLS: '1' })).toThrow(ConfigError);
+    const wss = parseBrokerConfig({
+      HUB_MQTT_WS_PORT: '8443',
+      HUB_MQTT_WS_TLS: '1',
+      HUB_MQTTS_CERT_FILE: '/etc/hub/cert.pem',
+      HUB_MQTTS_KEY_FILE: '/etc/hub/key.pem',
+    });
+    expect(wss.ws?.tls).toBe(true);
+    expect(wss.mqtts).toBeNull();
+    expect(wss.certificate).toEqual({ certFile: '/etc/hub/cert.pem', keyFile: '/etc/hub/key.pem' });
     expect(Object.isFrozen(c.ws)).toBe(true);
     for (const bad of ['mqtt', '/a b', '/q?x=1'])
       expect(() => parseBrokerConfig({ HUB_MQTT_WS_PORT: '8080', HUB_MQTT_WS_PATH: bad })).toThrow(

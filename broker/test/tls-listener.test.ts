@@ -66,6 +66,8 @@ describe('mqtts listener (TLS + real Redis)', () => {
         HUB_MQTTS_PORT: '0',
         HUB_MQTTS_CERT_FILE: join(dir, 'cert.pem'),
         HUB_MQTTS_KEY_FILE: join(dir, 'key.pem'),
+        HUB_MQTT_WS_PORT: '0',
+        HUB_MQTT_WS_TLS: '1',
         HUB_MQTT_CONN_BURST_PER_ADDRESS: '6',
         HUB_MQTT_CONN_RATE_PER_ADDRESS: '1',
       }),
@@ -97,6 +99,34 @@ describe('mqtts listener (TLS + real Redis)', () => {
     const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
     expect(entries.map(([, f]) => f[3])).toEqual([alarm]);
     await c.endAsync();
+  });
+
+  it('the WebSocket listener speaks wss:// with the same certificate; its alarm is stored before the PUBACK', async () => {
+    expect(run.wsPort).toBeGreaterThan(0);
+    const c = await mqtt.connectAsync(`wss://127.0.0.1:${run.wsPort}/mqtt`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: dev,
+      username: dev,
+      password: deviceSecret(dev),
+      ca: cert,
+    });
+    const alarm = eventJson('alarm', 'wss-1');
+    await c.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
+    const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
+    expect(entries.map(([, f]) => f[3])).toContain(alarm);
+    await c.endAsync();
+    // Plain ws:// on that port gets no MQTT session.
+    await expect(
+      mqtt.connectAsync(`ws://127.0.0.1:${run.wsPort}/mqtt`, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 3000,
+        clientId: dev,
+        username: dev,
+        password: deviceSecret(dev),
+      }),
+    ).rejects.toThrow();
   });
 
   it('a wrong secret over TLS gets CONNACK 4', async () => {
