@@ -84,9 +84,9 @@ describe('mqtts listener (TLS + real Redis)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a device connects over TLS, its alarm is stored before the PUBACK', async () => {
-    expect(run.tlsPort).toBeGreaterThan(0);
-    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${run.tlsPort}`, {
+  /** A device over `url` (mqtts:// or wss://): its alarm is in Redis once the PUBACK is back. */
+  async function alarmOver(url: string, id: string): Promise<void> {
+    const c = await mqtt.connectAsync(url, {
       protocolVersion: 4,
       reconnectPeriod: 0,
       clientId: dev,
@@ -94,28 +94,21 @@ describe('mqtts listener (TLS + real Redis)', () => {
       password: deviceSecret(dev),
       ca: cert,
     });
-    const alarm = eventJson('alarm', 'tls-1');
-    await c.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
-    const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
-    expect(entries.map(([, f]) => f[3])).toEqual([alarm]);
-    await c.endAsync();
-  });
-
-  it('the WebSocket listener speaks wss:// with the same certificate; its alarm is stored before the PUBACK', async () => {
-    expect(run.wsPort).toBeGreaterThan(0);
-    const c = await mqtt.connectAsync(`wss://127.0.0.1:${run.wsPort}/mqtt`, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      clientId: dev,
-      username: dev,
-      password: deviceSecret(dev),
-      ca: cert,
-    });
-    const alarm = eventJson('alarm', 'wss-1');
+    const alarm = eventJson('alarm', id);
     await c.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
     const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
     expect(entries.map(([, f]) => f[3])).toContain(alarm);
     await c.endAsync();
+  }
+
+  it('a device connects over TLS, its alarm is stored before the PUBACK', async () => {
+    expect(run.tlsPort).toBeGreaterThan(0);
+    await alarmOver(`mqtts://127.0.0.1:${run.tlsPort}`, 'tls-1');
+  });
+
+  it('the WebSocket listener speaks wss:// with the same certificate; its alarm is stored before the PUBACK', async () => {
+    expect(run.wsPort).toBeGreaterThan(0);
+    await alarmOver(`wss://127.0.0.1:${run.wsPort}/mqtt`, 'wss-1');
     // Plain ws:// on that port gets no MQTT session.
     await expect(
       mqtt.connectAsync(`ws://127.0.0.1:${run.wsPort}/mqtt`, {

@@ -101,6 +101,21 @@ export async function startBroker(
   clock?: { now(): number },
   extra: Partial<Pick<CreateBrokerOptions, 'cluster' | 'tls'>> = {},
 ): Promise<RunningBroker> {
+  // The durable connection has no offline queue: an event written before it is ready
+  // fails (no PUBACK), as it should in production, and a test's first alarm would hang.
+  // Waits for the first attempt to settle, either way (some tests point it at no Redis).
+  if (redis.status === 'connecting' || redis.status === 'connect') {
+    await new Promise<void>((resolve) => {
+      const settle = (): void => {
+        redis.off('ready', settle);
+        redis.off('error', settle);
+        resolve();
+      };
+      redis.once('ready', settle);
+      redis.once('error', settle);
+      setTimeout(settle, 10_000).unref();
+    });
+  }
   const logger = pino({ level: process.env.HUB_TEST_LOG_LEVEL ?? 'silent' });
   const broker = createBroker({
     config,
