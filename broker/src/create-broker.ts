@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { hubKeys, REJECT_CODES } from '@hub/protocol';
 import type { RegistrySnapshot } from '@hub/registry';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
@@ -71,6 +71,12 @@ export interface HubBroker {
   listen(): Promise<ListenAddresses>;
   /** True when the MQTT listener is up and Redis answers PING. */
   ready(): Promise<boolean>;
+  /**
+   * Replaces the certificate and key of the mqtts and wss listeners: new handshakes use
+   * them, open connections keep theirs (no device has to reconnect). Throws, keeping
+   * the old pair, when the new one is not a valid certificate/key pair.
+   */
+  reloadCertificate(tls: { cert: string | Buffer; key: string | Buffer }): void;
   /** Closes the listener and every client connection. Does not close `redis`. */
   close(): Promise<void>;
 }
@@ -507,5 +513,16 @@ export function createBroker(opts: CreateBrokerOptions): HubBroker {
     uninstallWriter = null;
   }
 
-  return { aedes, metrics, listen, ready, close };
+  function reloadCertificate(next: { cert: string | Buffer; key: string | Buffer }): void {
+    // Validates the pair once (createSecureContext throws on a bad PEM or a key that
+    // does not match) before either listener switches.
+    createSecureContext({ cert: next.cert, key: next.key });
+    tlsServer?.setSecureContext({ cert: next.cert, key: next.key });
+    (wsListener?.server as { setSecureContext?: (o: object) => void } | undefined)?.setSecureContext?.({
+      cert: next.cert,
+      key: next.key,
+    });
+  }
+
+  return { aedes, metrics, listen, ready, reloadCertificate, close };
 }

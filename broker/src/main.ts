@@ -159,6 +159,21 @@ async function main(): Promise<void> {
     log.info('stopped');
     process.exit(0);
   }
+  // SIGHUP: read the certificate files again (after a renewal) without a restart, so
+  // no device has to reconnect. A bad pair is refused and the old one stays.
+  process.on('SIGHUP', () => {
+    const files = config.certificate;
+    if (!needsTls || files === null) {
+      log.info('SIGHUP: no TLS listener, nothing to reload');
+      return;
+    }
+    try {
+      broker.reloadCertificate({ cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) });
+      log.info({ certFile: files.certFile }, 'SIGHUP: certificate reloaded');
+    } catch (err) {
+      log.error({ err, certFile: files.certFile }, 'SIGHUP: certificate not reloaded, keeping the old one');
+    }
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -21,6 +21,31 @@ import {
   waitFor,
 } from './support/broker-fixture.js';
 
+/** A throw-away self-signed certificate for 127.0.0.1 (openssl), written into `dir`. */
+function selfSigned(dir: string, certName: string, keyName: string): void {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, keyName),
+      '-out',
+      join(dir, certName),
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
 /**
  * The optional mqtts listener with a throw-away self-signed certificate (openssl):
  * the same authentication and durable events as plain TCP, and the same admission
@@ -36,27 +61,8 @@ describe('mqtts listener (TLS + real Redis)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'broker-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSigned(dir, 'cert.pem', 'key.pem');
+    selfSigned(dir, 'cert2.pem', 'key2.pem');
     cert = readFileSync(join(dir, 'cert.pem'));
     reg = await loadRegistry('tls');
     durable = durableRedis(testRedisUrl());
@@ -68,7 +74,7 @@ describe('mqtts listener (TLS + real Redis)', () => {
         HUB_MQTTS_KEY_FILE: join(dir, 'key.pem'),
         HUB_MQTT_WS_PORT: '0',
         HUB_MQTT_WS_TLS: '1',
-        HUB_MQTT_CONN_BURST_PER_ADDRESS: '6',
+        HUB_MQTT_CONN_BURST_PER_ADDRESS: '10',
         HUB_MQTT_CONN_RATE_PER_ADDRESS: '1',
       }),
       reg.snapshot,
@@ -85,14 +91,14 @@ describe('mqtts listener (TLS + real Redis)', () => {
   });
 
   /** A device over `url` (mqtts:// or wss://): its alarm is in Redis once the PUBACK is back. */
-  async function alarmOver(url: string, id: string): Promise<void> {
+  async function alarmOver(url: string, id: string, ca = cert): Promise<void> {
     const c = await mqtt.connectAsync(url, {
       protocolVersion: 4,
       reconnectPeriod: 0,
       clientId: dev,
       username: dev,
       password: deviceSecret(dev),
-      ca: cert,
+      ca,
     });
     const alarm = eventJson('alarm', id);
     await c.publishAsync(deviceTopic(dev, 'event'), alarm, { qos: 1 });
@@ -140,6 +146,44 @@ describe('mqtts listener (TLS + real Redis)', () => {
         (err: { code?: number }) => err.code ?? -1,
       );
     expect(code).toBe(4);
+  });
+
+  it('a reloaded certificate serves new handshakes on mqtts and wss; open connections stay; a bad pair is refused', async () => {
+    const cert2 = readFileSync(join(dir, 'cert2.pem'));
+    const key2 = readFileSync(join(dir, 'key2.pem'));
+    const opts = {
+      protocolVersion: 4 as const,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clientId: dev,
+      username: dev,
+      password: deviceSecret(dev),
+    };
+    const other = [...reg.snapshot.devices.keys()].sort()[1]!;
+    const before = await mqtt.connectAsync(`mqtts://127.0.0.1:${run.tlsPort}`, {
+      ...opts,
+      clientId: other,
+      username: other,
+      password: deviceSecret(other),
+      ca: cert,
+    });
+    run.broker.reloadCertificate({ cert: cert2, key: key2 });
+    // The old certificate is no longer what a new handshake gets.
+    await expect(
+      mqtt.connectAsync(`mqtts://127.0.0.1:${run.tlsPort}`, { ...opts, ca: cert }),
+    ).rejects.toThrow();
+    await alarmOver(`mqtts://127.0.0.1:${run.tlsPort}`, 'tls-reloaded', cert2);
+    await alarmOver(`wss://127.0.0.1:${run.wsPort}/mqtt`, 'wss-reloaded', cert2);
+    // A mismatched pair is refused; the listeners keep the pair they have.
+    expect(() => run.broker.reloadCertificate({ cert, key: key2 })).toThrow();
+    await alarmOver(`mqtts://127.0.0.1:${run.tlsPort}`, 'tls-kept', cert2);
+    // The connection made before the reload is still up and still delivers.
+    expect(before.connected).toBe(true);
+    const still = eventJson('alarm', 'tls-before-reload');
+    await before.publishAsync(deviceTopic(other, 'event'), still, { qos: 1 });
+    const entries = await reg.redis.xrange(reg.keys.fireEvents, '-', '+');
+    expect(entries.map(([, f]) => f[3])).toContain(still);
+    await before.endAsync();
   });
 
   it('a connection flood on the TLS port is throttled before the handshake', async () => {
