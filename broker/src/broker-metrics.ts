@@ -87,18 +87,28 @@ function totalCounter(registry: Registry, name: string, help: string, read: () =
   });
 }
 
+/** A gauge read from `read()` at every scrape (no state kept here). */
+function valueGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
 export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   const registry = new Registry();
   const connectedClients = () => src.connectedClients();
   const inflight = () => src.inflight();
-  const connections = new Gauge({
-    name: 'hub_broker_connections',
-    help: 'Authenticated MQTT connections open now',
-    registers: [registry],
-    collect() {
-      this.set(connectedClients());
-    },
-  });
+  const connections = valueGauge(
+    registry,
+    'hub_broker_connections',
+    'Authenticated MQTT connections open now',
+    connectedClients,
+  );
   const connects = new Counter({
     name: 'hub_broker_connects_total',
     help: 'CONNECT attempts by result (ok or the refusal reason)',
@@ -123,14 +133,12 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     labelNames: ['stream', 'result'] as const,
     registers: [registry],
   });
-  const durableInflight = new Gauge({
-    name: 'hub_broker_durable_writes_inflight',
-    help: 'Durable writes waiting for Redis (bounded by HUB_BROKER_MAX_INFLIGHT_WRITES)',
-    registers: [registry],
-    collect() {
-      this.set(inflight());
-    },
-  });
+  const durableInflight = valueGauge(
+    registry,
+    'hub_broker_durable_writes_inflight',
+    'Durable writes waiting for Redis (bounded by HUB_BROKER_MAX_INFLIGHT_WRITES)',
+    inflight,
+  );
   const eventAckLatency = new Histogram({
     name: 'hub_broker_event_ack_path_seconds',
     help: 'Device event PUBACK path: authorizePublish (topic and size checked) to Redis answered',
@@ -158,14 +166,12 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
     help: 'Refused logins whose CONNACK was held back by the failed-login backoff',
     registers: [registry],
   });
-  const sockets = new Gauge({
-    name: 'hub_broker_sockets',
-    help: 'Connections open now on all listeners, authenticated or not (bounded by HUB_MQTT_MAX_CONNECTIONS)',
-    registers: [registry],
-    collect() {
-      this.set(src.openSockets());
-    },
-  });
+  const sockets = valueGauge(
+    registry,
+    'hub_broker_sockets',
+    'Connections open now on all listeners, authenticated or not (bounded by HUB_MQTT_MAX_CONNECTIONS)',
+    () => src.openSockets(),
+  );
   const socketsAccepted = new Counter({
     name: 'hub_broker_sockets_accepted_total',
     help: 'Connections admitted at accept, by listener (tcp, tls, ws)',
@@ -203,22 +209,18 @@ export function createBrokerMetrics(src: MetricSources): BrokerMetrics {
   });
   const shedBy = {} as Record<ShedReason, { inc(): void }>;
   for (const r of SHED_REASONS) shedBy[r] = shed.labels(r);
-  new Gauge({
-    name: 'hub_broker_event_loop_lag_seconds',
-    help: 'Last measured event-loop lag (the overload signal)',
-    registers: [registry],
-    collect() {
-      this.set(src.lagMs() / 1000);
-    },
-  });
-  new Gauge({
-    name: 'hub_broker_routing_queue',
-    help: 'Messages waiting in the router (bounded for QoS 0 by HUB_BROKER_ROUTING_QUEUE_MAX)',
-    registers: [registry],
-    collect() {
-      this.set(src.routingQueued());
-    },
-  });
+  valueGauge(
+    registry,
+    'hub_broker_event_loop_lag_seconds',
+    'Last measured event-loop lag (the overload signal)',
+    () => src.lagMs() / 1000,
+  );
+  valueGauge(
+    registry,
+    'hub_broker_routing_queue',
+    'Messages waiting in the router (bounded for QoS 0 by HUB_BROKER_ROUTING_QUEUE_MAX)',
+    () => src.routingQueued(),
+  );
   new Gauge({
     name: 'hub_broker_ingress_queued',
     help: 'Device packets deferred by the ingress scheduler, by lane (events before telemetry)',
